@@ -1,0 +1,11 @@
+//! The operators, one per file (or folder for the large ones). Each file holds the plan
+//! node (`FooExec`, implementing [`crate::plan::ExecutionPlan`]) and its runtime operator.
+
+pub mod aggregate;
+pub mod filter;
+pub mod hash_join;
+pub mod limit;
+pub mod map_batches;
+pub mod projection;
+pub mod sort;
+pub mod union;
