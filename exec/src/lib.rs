@@ -17,5 +17,7 @@ pub mod operator;
 pub mod operators;
 pub mod physical_expr;
 pub mod plan;
+pub mod planner;
+pub mod runtime;
 
 pub use error::{ExecError, Result};

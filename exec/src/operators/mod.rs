@@ -6,6 +6,7 @@ pub mod filter;
 pub mod hash_join;
 pub mod limit;
 pub mod map_batches;
+pub mod merge;
 pub mod projection;
 pub mod sort;
 pub mod union;

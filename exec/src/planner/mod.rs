@@ -1,0 +1,345 @@
+//! The physical planner: lowers an optimized [`LogicalPlan`] to a tree of
+//! [`ExecutionPlan`] nodes, choosing algorithms and inserting exchanges.
+//!
+//! Choices made here:
+//! * **Aggregates** are split into a partial aggregate in every input subtask, a hash exchange
+//!   on the group keys, and a final aggregate (a global aggregate, with no keys, finishes in
+//!   one subtask). Aggregates with DISTINCT arguments exchange raw rows on the keys and
+//!   aggregate once.
+//! * **Joins** build their hash table on the smaller input by estimated size (statistics of
+//!   the scans below, scaled by filters and projections); the sides are swapped when the right
+//!   input is smaller, and a projection restores the column order. A build side below the
+//!   broadcast threshold is broadcast to every probe subtask (for join types that do not need
+//!   the build side's unmatched rows); otherwise both sides are hash-partitioned on the keys.
+//!   Joins without equi-keys run as nested-loop joins.
+//! * **Sorts** sort each subtask's rows (top-k under a limit) and merge the sorted runs in one
+//!   subtask; **limits** apply per subtask and then once more after gathering.
+//! * **Unions** read their inputs through forward or round-robin edges.
+
+mod stats;
+
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, RecordBatch, RecordBatchOptions};
+use arrow::datatypes::{Schema, SchemaRef};
+use rill_core::expr::{Expr, SortExpr};
+use rill_core::plan::LogicalPlan;
+use rill_core::{JoinType, PlanSchema, SessionConfig};
+
+use crate::datasource::{create_scan, MemoryExec};
+use crate::error::{ExecError, Result};
+use crate::exec_internal;
+use crate::expressions::create_physical_expr;
+use crate::operators::aggregate::{AggregateCall, AggregateMode, HashAggregateExec};
+use crate::operators::filter::FilterExec;
+use crate::operators::hash_join::{HashJoinExec, PartitionMode};
+use crate::operators::limit::LimitExec;
+use crate::operators::map_batches::MapBatchesExec;
+use crate::operators::merge::SortPreservingMergeExec;
+use crate::operators::projection::ProjectionExec;
+use crate::operators::sort::SortExec;
+use crate::operators::union::UnionExec;
+use crate::physical_expr::{ColumnExpr, PhysicalExpr, PhysicalSortExpr};
+use crate::plan::{ExchangeExec, ExecutionPlan, Partitioning};
+
+/// Lowers `plan` to a physical plan for `config`.
+///
+/// # Errors
+/// Constructs the executor does not support (e.g. subqueries that were not decorrelated) and
+/// expressions that fail to compile.
+pub fn create_physical_plan(plan: &LogicalPlan, config: &SessionConfig) -> Result<Arc<dyn ExecutionPlan>> {
+    Planner { config }.plan(plan)
+}
+
+struct Planner<'a> {
+    config: &'a SessionConfig,
+}
+
+fn exchange(input: Arc<dyn ExecutionPlan>, partitioning: Partitioning, parallelism: usize) -> Arc<dyn ExecutionPlan> {
+    Arc::new(ExchangeExec::new(input, partitioning, parallelism))
+}
+
+impl Planner<'_> {
+    fn partitions(&self) -> usize {
+        self.config.target_partitions.max(1)
+    }
+
+    fn plan(&self, plan: &LogicalPlan) -> Result<Arc<dyn ExecutionPlan>> {
+        match plan {
+            LogicalPlan::TableScan(scan) => create_scan(
+                &scan.source,
+                scan.projection.as_deref(),
+                &scan.filters,
+                scan.fetch,
+                self.partitions(),
+                self.config.batch_size,
+            ),
+            LogicalPlan::Projection { input, exprs, schema } => {
+                let child = self.plan(input)?;
+                let exprs = exprs
+                    .iter()
+                    .zip(schema.fields())
+                    .map(|(e, f)| Ok((create_physical_expr(e, input.schema())?, f.name().clone())))
+                    .collect::<Result<Vec<_>>>()?;
+                Ok(Arc::new(ProjectionExec::try_new(exprs, child)?))
+            }
+            LogicalPlan::Filter { input, predicate } => {
+                let child = self.plan(input)?;
+                let predicate = create_physical_expr(predicate, input.schema())?;
+                Ok(Arc::new(FilterExec::try_new(predicate, child)?))
+            }
+            LogicalPlan::Aggregate { input, group_expr, aggr_expr, schema } => {
+                self.plan_aggregate(input, group_expr, aggr_expr, schema)
+            }
+            LogicalPlan::Distinct { input } => {
+                let group: Vec<Expr> = input.schema().columns().into_iter().map(Expr::Column).collect();
+                self.plan_aggregate(input, &group, &[], input.schema())
+            }
+            LogicalPlan::Join { left, right, join_type, on, filter, schema } => {
+                self.plan_join(left, right, *join_type, on, filter.as_ref(), schema)
+            }
+            LogicalPlan::Sort { input, exprs, fetch } => {
+                let child = self.plan(input)?;
+                let keys = self.sort_keys(exprs, input.schema())?;
+                let sorted: Arc<dyn ExecutionPlan> = Arc::new(SortExec::try_new(keys.clone(), child, *fetch)?);
+                if sorted.parallelism() == 1 {
+                    return Ok(sorted);
+                }
+                let gathered = exchange(sorted, Partitioning::Single, 1);
+                Ok(Arc::new(SortPreservingMergeExec::try_new(keys, gathered, *fetch)?))
+            }
+            LogicalPlan::Limit { input, skip, fetch } => {
+                let child = self.plan(input)?;
+                if child.parallelism() == 1 {
+                    return Ok(Arc::new(LimitExec::new(child, *skip, *fetch)));
+                }
+                let local: Arc<dyn ExecutionPlan> = match fetch {
+                    Some(n) => Arc::new(LimitExec::new(child, 0, Some(skip + n))),
+                    None => child,
+                };
+                let gathered = exchange(local, Partitioning::Single, 1);
+                Ok(Arc::new(LimitExec::new(gathered, *skip, *fetch)))
+            }
+            LogicalPlan::Union { inputs, schema } => {
+                let children = inputs.iter().map(|i| self.plan(i)).collect::<Result<Vec<_>>>()?;
+                let parallelism = children.iter().map(|c| c.parallelism()).max().unwrap_or(1);
+                let children = children
+                    .into_iter()
+                    .map(|c| {
+                        if c.parallelism() == parallelism {
+                            c
+                        } else {
+                            exchange(c, Partitioning::RoundRobin, parallelism)
+                        }
+                    })
+                    .collect();
+                let union: Arc<dyn ExecutionPlan> = Arc::new(UnionExec::try_new(children, parallelism)?);
+                rename_to(union, schema)
+            }
+            LogicalPlan::Values { schema, values } => {
+                let batch = values_batch(schema, values)?;
+                Ok(Arc::new(MemoryExec::try_new(vec![vec![batch]], Arc::clone(schema.arrow_schema()), None, 1)?))
+            }
+            LogicalPlan::EmptyRelation { produce_one_row, schema } => {
+                let arrow_schema = Arc::clone(schema.arrow_schema());
+                let partitions = if *produce_one_row {
+                    let options = RecordBatchOptions::new().with_row_count(Some(1));
+                    let batch = RecordBatch::try_new_with_options(Arc::clone(&arrow_schema), vec![], &options)
+                        .map_err(|e| ExecError::arrow("building the one-row relation", e))?;
+                    vec![vec![batch]]
+                } else {
+                    vec![vec![]]
+                };
+                Ok(Arc::new(MemoryExec::try_new(partitions, arrow_schema, None, 1)?))
+            }
+            LogicalPlan::SubqueryAlias { input, .. } => self.plan(input),
+            LogicalPlan::MapBatches { input, func, schema } => {
+                let child = self.plan(input)?;
+                Ok(Arc::new(MapBatchesExec::try_new(child, func.clone(), Arc::clone(schema.arrow_schema()))?))
+            }
+        }
+    }
+
+    fn sort_keys(&self, exprs: &[SortExpr], schema: &PlanSchema) -> Result<Vec<PhysicalSortExpr>> {
+        exprs
+            .iter()
+            .map(|s| {
+                Ok(PhysicalSortExpr { expr: create_physical_expr(&s.expr, schema)?, asc: s.asc, nulls_first: s.nulls_first })
+            })
+            .collect()
+    }
+
+    fn plan_aggregate(
+        &self,
+        input: &LogicalPlan,
+        group_expr: &[Expr],
+        aggr_expr: &[Expr],
+        output: &PlanSchema,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let child = self.plan(input)?;
+        let in_schema = input.schema();
+        let group_by = group_expr
+            .iter()
+            .enumerate()
+            .map(|(i, e)| Ok((create_physical_expr(e, in_schema)?, output.field(i).name().clone())))
+            .collect::<Result<Vec<_>>>()?;
+        let mut calls = Vec::with_capacity(aggr_expr.len());
+        for (i, a) in aggr_expr.iter().enumerate() {
+            let field = output.field(group_expr.len() + i);
+            let inner = match a {
+                Expr::Alias { expr, .. } => expr.as_ref(),
+                e => e,
+            };
+            let Expr::AggregateFunction { func, args, distinct, filter } = inner else {
+                return Err(exec_internal!("{a} is not an aggregate call"));
+            };
+            calls.push(AggregateCall {
+                func: *func,
+                args: args.iter().map(|e| create_physical_expr(e, in_schema)).collect::<Result<_>>()?,
+                distinct: *distinct,
+                filter: filter.as_deref().map(|f| create_physical_expr(f, in_schema)).transpose()?,
+                name: field.name().clone(),
+                return_type: field.data_type().clone(),
+            });
+        }
+        let has_distinct = calls.iter().any(|c| c.distinct);
+        let keyless = group_by.is_empty();
+        if child.parallelism() == 1 {
+            return Ok(Arc::new(HashAggregateExec::try_new(AggregateMode::Single, group_by, calls, child)?));
+        }
+        if has_distinct {
+            let routed = if keyless {
+                exchange(child, Partitioning::Single, 1)
+            } else {
+                let keys = group_by.iter().map(|(e, _)| Arc::clone(e)).collect();
+                exchange(child, Partitioning::Hash(keys), self.partitions())
+            };
+            return Ok(Arc::new(HashAggregateExec::try_new(AggregateMode::Single, group_by, calls, routed)?));
+        }
+        let k = group_by.len();
+        let partial = HashAggregateExec::try_new(AggregateMode::Partial, group_by, calls, child)?;
+        let partial_schema = partial.schema();
+        let partial: Arc<dyn ExecutionPlan> = Arc::new(partial);
+        let routed = if keyless {
+            exchange(Arc::clone(&partial), Partitioning::Single, 1)
+        } else {
+            let keys = (0..k).map(|i| ColumnExpr::from_schema(&partial_schema, i)).collect::<Result<Vec<_>>>()?;
+            exchange(Arc::clone(&partial), Partitioning::Hash(keys), self.partitions())
+        };
+        let Some(partial_ref) = partial.as_any().downcast_ref::<HashAggregateExec>() else {
+            return Err(exec_internal!("partial aggregate lost its type"));
+        };
+        Ok(Arc::new(HashAggregateExec::final_for(partial_ref, routed)?))
+    }
+
+    fn plan_join(
+        &self,
+        left: &LogicalPlan,
+        right: &LogicalPlan,
+        join_type: JoinType,
+        on: &[(Expr, Expr)],
+        filter: Option<&Expr>,
+        schema: &PlanSchema,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let left_bytes = stats::estimate_bytes(left);
+        let right_bytes = stats::estimate_bytes(right);
+        // The build side (HashJoinExec's left) should be the smaller input.
+        let swap = matches!((left_bytes, right_bytes), (Some(l), Some(r)) if r < l);
+        let (build, probe, jt) = if swap { (right, left, join_type.swap()) } else { (left, right, join_type) };
+        let build_bytes = if swap { right_bytes } else { left_bytes };
+        let keys = on
+            .iter()
+            .map(|(l, r)| {
+                let (b, p) = if swap { (r, l) } else { (l, r) };
+                Ok((create_physical_expr(b, build.schema())?, create_physical_expr(p, probe.schema())?))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let joined = build.schema().join(probe.schema());
+        let filter = filter.map(|f| create_physical_expr(f, &joined)).transpose()?;
+        let build_plan = self.plan(build)?;
+        let probe_plan = self.plan(probe)?;
+        let needs_build_unmatched = matches!(jt, JoinType::Left | JoinType::Full | JoinType::LeftSemi | JoinType::LeftAnti);
+        let small = build_bytes.is_some_and(|b| b <= self.config.broadcast_threshold_bytes);
+        let join: Arc<dyn ExecutionPlan> = if keys.is_empty() {
+            if needs_build_unmatched {
+                let b = exchange(build_plan, Partitioning::Single, 1);
+                let p = exchange(probe_plan, Partitioning::Single, 1);
+                Arc::new(HashJoinExec::try_new(b, p, keys, filter, jt, PartitionMode::Partitioned)?)
+            } else {
+                let n = probe_plan.parallelism();
+                let b = exchange(build_plan, Partitioning::Broadcast, n);
+                Arc::new(HashJoinExec::try_new(b, probe_plan, keys, filter, jt, PartitionMode::CollectLeft)?)
+            }
+        } else if small && !needs_build_unmatched {
+            let n = probe_plan.parallelism();
+            let b = exchange(build_plan, Partitioning::Broadcast, n);
+            Arc::new(HashJoinExec::try_new(b, probe_plan, keys, filter, jt, PartitionMode::CollectLeft)?)
+        } else {
+            let n = self.partitions();
+            let bk = keys.iter().map(|(b, _)| Arc::clone(b)).collect();
+            let pk = keys.iter().map(|(_, p)| Arc::clone(p)).collect();
+            let b = exchange(build_plan, Partitioning::Hash(bk), n);
+            let p = exchange(probe_plan, Partitioning::Hash(pk), n);
+            Arc::new(HashJoinExec::try_new(b, p, keys, filter, jt, PartitionMode::Partitioned)?)
+        };
+        if !swap || matches!(join_type, JoinType::LeftSemi | JoinType::LeftAnti | JoinType::RightSemi | JoinType::RightAnti) {
+            return rename_to(join, schema);
+        }
+        // Restore the logical column order: left columns then right columns.
+        let (nb, np) = (build.schema().len(), probe.schema().len());
+        let out_schema = join.schema();
+        let exprs = (0..np)
+            .map(|i| nb + i)
+            .chain(0..nb)
+            .zip(schema.fields())
+            .map(|(i, f)| Ok((ColumnExpr::from_schema(&out_schema, i)?, f.name().clone())))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Arc::new(ProjectionExec::try_new(exprs, join)?))
+    }
+}
+
+/// Renames a node's output columns to the logical schema's names when they differ (the
+/// physical operators may name columns differently, e.g. a union's inputs).
+fn rename_to(plan: Arc<dyn ExecutionPlan>, schema: &PlanSchema) -> Result<Arc<dyn ExecutionPlan>> {
+    let physical: SchemaRef = plan.schema();
+    let same = physical.fields().len() == schema.len()
+        && physical.fields().iter().zip(schema.fields()).all(|(a, b)| a.name() == b.name());
+    if same {
+        return Ok(plan);
+    }
+    if physical.fields().len() != schema.len() {
+        return Err(exec_internal!(
+            "{} produces {} columns, the plan expects {}",
+            plan.name(),
+            physical.fields().len(),
+            schema.len()
+        ));
+    }
+    let exprs = (0..schema.len())
+        .map(|i| Ok((ColumnExpr::from_schema(&physical, i)?, schema.field(i).name().clone())))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Arc::new(ProjectionExec::try_new(exprs, plan)?))
+}
+
+fn values_batch(schema: &PlanSchema, rows: &[Vec<Expr>]) -> Result<RecordBatch> {
+    let arrow_schema: Arc<Schema> = Arc::clone(schema.arrow_schema());
+    let mut columns: Vec<ArrayRef> = Vec::with_capacity(schema.len());
+    for (c, field) in arrow_schema.fields().iter().enumerate() {
+        let mut values = Vec::with_capacity(rows.len());
+        for row in rows {
+            let v = crate::expressions::evaluate_constant(&row[c])?;
+            values.push(if v.data_type() == *field.data_type() { v } else { v.cast_to(field.data_type())? });
+        }
+        let arrays = values.iter().map(|v| v.to_array(1)).collect::<rill_core::Result<Vec<_>>>()?;
+        let refs: Vec<&dyn arrow::array::Array> = arrays.iter().map(|a| a.as_ref()).collect();
+        let column = if refs.is_empty() {
+            arrow::array::new_empty_array(field.data_type())
+        } else {
+            arrow::compute::concat(&refs).map_err(|e| ExecError::arrow("building VALUES", e))?
+        };
+        columns.push(column);
+    }
+    let options = RecordBatchOptions::new().with_row_count(Some(rows.len()));
+    RecordBatch::try_new_with_options(arrow_schema, columns, &options).map_err(|e| ExecError::arrow("building VALUES", e))
+}
+

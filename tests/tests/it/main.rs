@@ -1,0 +1,5 @@
+//! Rill's cross-crate integration tests: one binary, one module per area.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod slt;
