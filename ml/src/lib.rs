@@ -1,1 +1,7 @@
-//! placeholder
+//! # rill-ml
+//!
+//! Machine learning on Rill (estimators, transformers, pipelines; k-means, linear and logistic
+//! regression, naive Bayes, PCA) as plans over the iteration primitives. Empty until the
+//! iterations milestone.
+
+#![deny(missing_docs)]
