@@ -2,4 +2,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+mod bad_input;
+mod common;
+mod dataset_api;
+mod runtime;
 mod slt;
