@@ -6,6 +6,10 @@ pub mod filter;
 pub mod hash_join;
 pub mod limit;
 pub mod map_batches;
+pub mod merge;
 pub mod projection;
 pub mod sort;
 pub mod union;
+
+#[cfg(test)]
+pub(crate) mod testkit;
