@@ -174,14 +174,17 @@ mod tests {
             Field::new("a", DataType::Int64, true),
             Field::new("b", DataType::Int64, true),
         ]));
+        // The function declares `b` non-nullable; the node's schema relabels it nullable.
         let produced = Arc::new(Schema::new(vec![
             Field::new("a", DataType::Int64, true),
             Field::new("b", DataType::Int64, false),
         ]));
         let f = function("double", move |batch: RecordBatch| {
             let a = Arc::clone(batch.column(0));
-            let doubled = add(&a, &a).unwrap();
-            Ok(RecordBatch::try_new(Arc::clone(&produced), vec![a, doubled]).unwrap_or_else(|_| batch.clone()))
+            let doubled = add(&a, &a).map_err(|e| RillError::arrow("double", e))?;
+            let sevens = Arc::new(Int64Array::from(vec![7; batch.num_rows()]));
+            RecordBatch::try_new(Arc::clone(&produced), vec![doubled, sevens])
+                .map_err(|e| RillError::arrow("double", e))
         });
         let m = MapBatchesExec::try_new(src, f, Arc::clone(&out_schema)).unwrap();
         assert_eq!(m.parallelism(), 2);
@@ -190,7 +193,8 @@ mod tests {
         let out = run(&m, vec![b.clone(), empty, b], 8).unwrap();
         assert_eq!(out.len(), 2);
         assert!(out.iter().all(|b| b.schema() == out_schema));
-        assert_eq!(i64s(&out, 1), vec![Some(2), None, Some(6), Some(2), None, Some(6)]);
+        assert_eq!(i64s(&out, 0), vec![Some(2), None, Some(6), Some(2), None, Some(6)]);
+        assert_eq!(i64s(&out, 1), vec![Some(7); 6]);
     }
 
     #[test]

@@ -224,3 +224,222 @@ impl Operator for MergeOperator {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use crate::operators::testkit::{batch, col, drive, i64s, operator, rows, schema, strs, Feed, TestSourceExec};
+    use arrow::array::{ArrayRef, Int64Array, StringArray};
+    use arrow::datatypes::DataType;
+
+    fn key(s: &SchemaRef, c: usize, asc: bool, nulls_first: bool) -> PhysicalSortExpr {
+        PhysicalSortExpr {
+            expr: col(s, c),
+            asc,
+            nulls_first,
+        }
+    }
+
+    fn rb(s: &SchemaRef, a: Vec<Option<i64>>, t: Vec<Option<&str>>) -> RecordBatch {
+        batch(
+            s,
+            vec![
+                Arc::new(Int64Array::from(a)) as ArrayRef,
+                Arc::new(StringArray::from(t)),
+            ],
+        )
+    }
+
+    /// Three runs sorted on (a DESC NULLS FIRST, s ASC NULLS LAST), arriving interleaved,
+    /// with an empty run (channel 3) and zero-row batches.
+    fn feed(s: &SchemaRef) -> Vec<Feed> {
+        vec![
+            (0, 1, rb(s, vec![None, Some(9)], vec![Some("b"), Some("a")])),
+            (0, 0, rb(s, vec![Some(8), Some(5)], vec![Some("x"), None])),
+            (0, 2, rb(s, vec![None], vec![Some("a")])),
+            (
+                0,
+                1,
+                rb(s, vec![Some(5), Some(5), Some(1)], vec![Some("a"), Some("c"), None]),
+            ),
+            (0, 0, rb(s, vec![], vec![])),
+            (0, 2, rb(s, vec![Some(7), Some(5)], vec![Some("q"), Some("b")])),
+            (0, 0, rb(s, vec![Some(2)], vec![Some("k")])),
+            (0, 3, rb(s, vec![], vec![])),
+        ]
+    }
+
+    #[test]
+    fn merges_runs_with_mixed_directions_and_nulls() {
+        let s = schema(&[("a", DataType::Int64), ("s", DataType::Utf8)]);
+        let input = feed(&s);
+        let keys = vec![key(&s, 0, false, true), key(&s, 1, true, false)];
+        let m = SortPreservingMergeExec::try_new(keys, TestSourceExec::new(Arc::clone(&s), 4), None).unwrap();
+        assert_eq!(m.parallelism(), 1);
+        assert_eq!(m.describe(), "keys=[a@0 DESC NULLS FIRST, s@1 ASC NULLS LAST]");
+        let mut op = operator(&m, 0);
+        let out = drive(op.as_mut(), input, 4).unwrap();
+        assert_eq!(out.iter().map(RecordBatch::num_rows).collect::<Vec<_>>(), vec![4, 4, 3]);
+        assert_eq!(
+            i64s(&out, 0),
+            vec![
+                None,
+                None,
+                Some(9),
+                Some(8),
+                Some(7),
+                Some(5),
+                Some(5),
+                Some(5),
+                Some(5),
+                Some(2),
+                Some(1)
+            ]
+        );
+        let o = |v: &str| Some(v.to_string());
+        assert_eq!(
+            strs(&out, 1),
+            vec![
+                o("a"),
+                o("b"),
+                o("a"),
+                o("x"),
+                o("q"),
+                o("a"),
+                o("b"),
+                o("c"),
+                None,
+                o("k"),
+                None
+            ]
+        );
+    }
+
+    #[test]
+    fn fetch_stops_the_merge_and_caps_each_run() {
+        let s = schema(&[("a", DataType::Int64), ("s", DataType::Utf8)]);
+        let keys = vec![key(&s, 0, true, false)];
+        let m = SortPreservingMergeExec::try_new(keys, TestSourceExec::new(Arc::clone(&s), 1), Some(3)).unwrap();
+        assert_eq!(m.describe(), "keys=[a@0 ASC NULLS LAST], fetch=3");
+        let mut op = operator(&m, 0);
+        let input = vec![
+            (0, 0, rb(&s, vec![Some(1), Some(4), Some(6)], vec![None, None, None])),
+            // Channel 0 already has 3 rows: this batch cannot matter and is dropped.
+            (0, 0, rb(&s, vec![Some(7)], vec![None])),
+            (0, 1, rb(&s, vec![Some(2)], vec![None])),
+            (0, 1, rb(&s, vec![Some(3), Some(5)], vec![None, None])),
+        ];
+        let out = drive(op.as_mut(), input, 2).unwrap();
+        assert_eq!(i64s(&out, 0), vec![Some(1), Some(2), Some(3)]);
+        assert_eq!(out.len(), 2);
+
+        // Fetch beyond the input and fetch zero.
+        let m = SortPreservingMergeExec::try_new(
+            vec![key(&s, 0, true, false)],
+            TestSourceExec::new(Arc::clone(&s), 1),
+            Some(100),
+        )
+        .unwrap();
+        let mut op = operator(&m, 0);
+        let input = vec![
+            (0, 1, rb(&s, vec![Some(2), None], vec![None, None])),
+            (0, 0, rb(&s, vec![Some(3)], vec![None])),
+        ];
+        assert_eq!(
+            i64s(&drive(op.as_mut(), input.clone(), 8).unwrap(), 0),
+            vec![Some(2), Some(3), None]
+        );
+        let m = SortPreservingMergeExec::try_new(vec![key(&s, 0, true, false)], TestSourceExec::new(s, 1), Some(0))
+            .unwrap();
+        let mut op = operator(&m, 0);
+        assert!(drive(op.as_mut(), input, 8).unwrap().is_empty());
+    }
+
+    #[test]
+    fn empty_input_and_a_single_run() {
+        let s = schema(&[("a", DataType::Int64), ("s", DataType::Utf8)]);
+        let m = SortPreservingMergeExec::try_new(
+            vec![key(&s, 1, false, true)],
+            TestSourceExec::new(Arc::clone(&s), 1),
+            None,
+        )
+        .unwrap();
+        let mut op = operator(&m, 0);
+        assert!(drive(op.as_mut(), vec![], 8).unwrap().is_empty());
+        let mut op = operator(&m, 0);
+        let input = vec![
+            (0, 0, rb(&s, vec![Some(1), Some(2)], vec![None, Some("z")])),
+            (0, 0, rb(&s, vec![Some(3)], vec![Some("a")])),
+        ];
+        let out = drive(op.as_mut(), input, 8).unwrap();
+        assert_eq!(rows(&out), 3);
+        assert_eq!(i64s(&out, 0), vec![Some(1), Some(2), Some(3)]);
+        assert!(SortPreservingMergeExec::try_new(vec![], TestSourceExec::new(s, 1), None).is_err());
+    }
+
+    #[test]
+    fn agrees_with_a_full_sort_of_many_runs() {
+        use crate::operators::sort::SortExec;
+        let s = schema(&[("a", DataType::Int64), ("s", DataType::Utf8)]);
+        let keys = vec![key(&s, 0, false, false), key(&s, 1, true, true)];
+        // Eight runs of pseudo-random rows, each sorted by SortExec.
+        let mut state = 12345u64;
+        let mut next = || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 33) as i64
+        };
+        let mut runs = vec![];
+        let mut all = vec![];
+        for _ in 0..8 {
+            let n = (next() % 40) as usize;
+            let a: Vec<Option<i64>> = (0..n)
+                .map(|_| if next() % 7 == 0 { None } else { Some(next() % 10) })
+                .collect();
+            let t: Vec<Option<String>> = (0..n)
+                .map(|_| {
+                    if next() % 5 == 0 {
+                        None
+                    } else {
+                        Some(format!("v{}", next() % 4))
+                    }
+                })
+                .collect();
+            let b = batch(
+                &s,
+                vec![
+                    Arc::new(Int64Array::from(a)) as ArrayRef,
+                    Arc::new(StringArray::from(t)),
+                ],
+            );
+            all.push(b.clone());
+            let sort = SortExec::try_new(keys.clone(), TestSourceExec::new(Arc::clone(&s), 1), None).unwrap();
+            runs.push(crate::operators::testkit::run(&sort, vec![b], 7).unwrap());
+        }
+        let sort = SortExec::try_new(keys.clone(), TestSourceExec::new(Arc::clone(&s), 1), None).unwrap();
+        let expected = crate::operators::testkit::run(&sort, all, 1000).unwrap();
+        // Interleave the runs' batches round-robin.
+        let mut input = vec![];
+        let longest = runs.iter().map(Vec::len).max().unwrap_or(0);
+        for i in 0..longest {
+            for (r, run) in runs.iter().enumerate() {
+                if let Some(b) = run.get(i) {
+                    input.push((0, r, b.clone()));
+                }
+            }
+        }
+        for fetch in [None, Some(17)] {
+            let m =
+                SortPreservingMergeExec::try_new(keys.clone(), TestSourceExec::new(Arc::clone(&s), 1), fetch).unwrap();
+            let mut op = operator(&m, 0);
+            let out = drive(op.as_mut(), input.clone(), 5).unwrap();
+            let n = fetch.unwrap_or(usize::MAX).min(rows(&expected));
+            assert_eq!(rows(&out), n);
+            assert_eq!(i64s(&out, 0), i64s(&expected, 0)[..n].to_vec());
+            assert_eq!(strs(&out, 1), strs(&expected, 1)[..n].to_vec());
+        }
+    }
+}
