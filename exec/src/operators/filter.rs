@@ -121,7 +121,7 @@ mod tests {
 
     fn fixture() -> (SchemaRef, Arc<dyn ExecutionPlan>) {
         let s = schema(&[("k", DataType::Int64), ("p", DataType::Boolean), ("s", DataType::Utf8)]);
-        (Arc::clone(&s), TestSourceExec::new(s, 3))
+        (Arc::clone(&s), TestSourceExec::plan(s, 3))
     }
 
     fn data(s: &SchemaRef) -> RecordBatch {

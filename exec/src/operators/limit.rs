@@ -142,7 +142,7 @@ mod tests {
             next += n as i64;
             out.push(batch(&s, vec![Arc::new(Int64Array::from(values)) as ArrayRef]));
         }
-        (TestSourceExec::new(s, 4), out)
+        (TestSourceExec::plan(s, 4), out)
     }
 
     fn expected(range: std::ops::Range<i64>) -> Vec<Option<i64>> {

@@ -154,7 +154,7 @@ mod tests {
             &s,
             vec![Arc::new(Int64Array::from(vec![Some(1), None, Some(3)])) as ArrayRef],
         );
-        (Arc::clone(&s), TestSourceExec::new(s, 2), b)
+        (Arc::clone(&s), TestSourceExec::plan(s, 2), b)
     }
 
     fn function(

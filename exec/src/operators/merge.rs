@@ -276,7 +276,7 @@ mod tests {
         let s = schema(&[("a", DataType::Int64), ("s", DataType::Utf8)]);
         let input = feed(&s);
         let keys = vec![key(&s, 0, false, true), key(&s, 1, true, false)];
-        let m = SortPreservingMergeExec::try_new(keys, TestSourceExec::new(Arc::clone(&s), 4), None).unwrap();
+        let m = SortPreservingMergeExec::try_new(keys, TestSourceExec::plan(Arc::clone(&s), 4), None).unwrap();
         assert_eq!(m.parallelism(), 1);
         assert_eq!(m.describe(), "keys=[a@0 DESC NULLS FIRST, s@1 ASC NULLS LAST]");
         let mut op = operator(&m, 0);
@@ -321,7 +321,7 @@ mod tests {
     fn fetch_stops_the_merge_and_caps_each_run() {
         let s = schema(&[("a", DataType::Int64), ("s", DataType::Utf8)]);
         let keys = vec![key(&s, 0, true, false)];
-        let m = SortPreservingMergeExec::try_new(keys, TestSourceExec::new(Arc::clone(&s), 1), Some(3)).unwrap();
+        let m = SortPreservingMergeExec::try_new(keys, TestSourceExec::plan(Arc::clone(&s), 1), Some(3)).unwrap();
         assert_eq!(m.describe(), "keys=[a@0 ASC NULLS LAST], fetch=3");
         let mut op = operator(&m, 0);
         let input = vec![
@@ -338,7 +338,7 @@ mod tests {
         // Fetch beyond the input and fetch zero.
         let m = SortPreservingMergeExec::try_new(
             vec![key(&s, 0, true, false)],
-            TestSourceExec::new(Arc::clone(&s), 1),
+            TestSourceExec::plan(Arc::clone(&s), 1),
             Some(100),
         )
         .unwrap();
@@ -351,7 +351,7 @@ mod tests {
             i64s(&drive(op.as_mut(), input.clone(), 8).unwrap(), 0),
             vec![Some(2), Some(3), None]
         );
-        let m = SortPreservingMergeExec::try_new(vec![key(&s, 0, true, false)], TestSourceExec::new(s, 1), Some(0))
+        let m = SortPreservingMergeExec::try_new(vec![key(&s, 0, true, false)], TestSourceExec::plan(s, 1), Some(0))
             .unwrap();
         let mut op = operator(&m, 0);
         assert!(drive(op.as_mut(), input, 8).unwrap().is_empty());
@@ -362,7 +362,7 @@ mod tests {
         let s = schema(&[("a", DataType::Int64), ("s", DataType::Utf8)]);
         let m = SortPreservingMergeExec::try_new(
             vec![key(&s, 1, false, true)],
-            TestSourceExec::new(Arc::clone(&s), 1),
+            TestSourceExec::plan(Arc::clone(&s), 1),
             None,
         )
         .unwrap();
@@ -376,7 +376,7 @@ mod tests {
         let out = drive(op.as_mut(), input, 8).unwrap();
         assert_eq!(rows(&out), 3);
         assert_eq!(i64s(&out, 0), vec![Some(1), Some(2), Some(3)]);
-        assert!(SortPreservingMergeExec::try_new(vec![], TestSourceExec::new(s, 1), None).is_err());
+        assert!(SortPreservingMergeExec::try_new(vec![], TestSourceExec::plan(s, 1), None).is_err());
     }
 
     #[test]
@@ -416,10 +416,10 @@ mod tests {
                 ],
             );
             all.push(b.clone());
-            let sort = SortExec::try_new(keys.clone(), TestSourceExec::new(Arc::clone(&s), 1), None).unwrap();
+            let sort = SortExec::try_new(keys.clone(), TestSourceExec::plan(Arc::clone(&s), 1), None).unwrap();
             runs.push(crate::operators::testkit::run(&sort, vec![b], 7).unwrap());
         }
-        let sort = SortExec::try_new(keys.clone(), TestSourceExec::new(Arc::clone(&s), 1), None).unwrap();
+        let sort = SortExec::try_new(keys.clone(), TestSourceExec::plan(Arc::clone(&s), 1), None).unwrap();
         let expected = crate::operators::testkit::run(&sort, all, 1000).unwrap();
         // Interleave the runs' batches round-robin.
         let mut input = vec![];
@@ -433,7 +433,7 @@ mod tests {
         }
         for fetch in [None, Some(17)] {
             let m =
-                SortPreservingMergeExec::try_new(keys.clone(), TestSourceExec::new(Arc::clone(&s), 1), fetch).unwrap();
+                SortPreservingMergeExec::try_new(keys.clone(), TestSourceExec::plan(Arc::clone(&s), 1), fetch).unwrap();
             let mut op = operator(&m, 0);
             let out = drive(op.as_mut(), input.clone(), 5).unwrap();
             let n = fetch.unwrap_or(usize::MAX).min(rows(&expected));

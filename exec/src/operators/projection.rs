@@ -156,7 +156,7 @@ mod tests {
                 ),
             ],
         );
-        (Arc::clone(&s), TestSourceExec::new(s, 2), b)
+        (Arc::clone(&s), TestSourceExec::plan(s, 2), b)
     }
 
     #[test]

@@ -407,7 +407,7 @@ mod tests {
                     vec![key(col(&s, 0), asc, nulls_first)],
                     vec![key(col(&s, 0), asc, nulls_first), key(constant, true, true)],
                 ] {
-                    let plan = SortExec::try_new(keys, TestSourceExec::new(Arc::clone(&s), 1), None).unwrap();
+                    let plan = SortExec::try_new(keys, TestSourceExec::plan(Arc::clone(&s), 1), None).unwrap();
                     let out = run(&plan, input.clone(), 4).unwrap();
                     assert!(out.iter().all(|b| b.num_rows() <= 4));
                     assert_eq!(
@@ -522,7 +522,7 @@ mod tests {
             (true, true, true, true),
         ] {
             let keys = vec![key(col(&s, 0), a_asc, a_nf), key(col(&s, 1), s_asc, s_nf)];
-            let plan = SortExec::try_new(keys, TestSourceExec::new(Arc::clone(&s), 1), None).unwrap();
+            let plan = SortExec::try_new(keys, TestSourceExec::plan(Arc::clone(&s), 1), None).unwrap();
             let out = run(&plan, input.clone(), 3).unwrap();
             assert_eq!(
                 out.iter().map(RecordBatch::num_rows).collect::<Vec<_>>(),
@@ -534,7 +534,7 @@ mod tests {
         }
         // One concrete case spelled out: a DESC NULLS FIRST, s ASC NULLS LAST.
         let keys = vec![key(col(&s, 0), false, true), key(col(&s, 1), true, false)];
-        let plan = SortExec::try_new(keys, TestSourceExec::new(Arc::clone(&s), 1), None).unwrap();
+        let plan = SortExec::try_new(keys, TestSourceExec::plan(Arc::clone(&s), 1), None).unwrap();
         let out = run(&plan, input, 100).unwrap();
         assert_eq!(
             i64s(&out, 0),
@@ -563,7 +563,7 @@ mod tests {
         let (s, columns) = two_columns();
         let input = split(&s, &columns, &[2]);
         let keys = vec![key(col(&s, 0), true, false), key(col(&s, 1), false, false)];
-        let plan = SortExec::try_new(keys.clone(), TestSourceExec::new(Arc::clone(&s), 2), Some(4)).unwrap();
+        let plan = SortExec::try_new(keys.clone(), TestSourceExec::plan(Arc::clone(&s), 2), Some(4)).unwrap();
         assert_eq!(plan.parallelism(), 2);
         assert_eq!(
             plan.describe(),
@@ -592,9 +592,9 @@ mod tests {
         assert_eq!(strs(&got, 1), vec![o("b"), o("b"), None, o("x")]);
 
         // fetch larger than the input, and fetch zero.
-        let plan = SortExec::try_new(keys.clone(), TestSourceExec::new(Arc::clone(&s), 1), Some(100)).unwrap();
+        let plan = SortExec::try_new(keys.clone(), TestSourceExec::plan(Arc::clone(&s), 1), Some(100)).unwrap();
         assert_eq!(rows(&run(&plan, input.clone(), 3).unwrap()), 10);
-        let plan = SortExec::try_new(keys, TestSourceExec::new(Arc::clone(&s), 1), Some(0)).unwrap();
+        let plan = SortExec::try_new(keys, TestSourceExec::plan(Arc::clone(&s), 1), Some(0)).unwrap();
         assert!(run(&plan, input, 3).unwrap().is_empty());
     }
 
@@ -603,7 +603,7 @@ mod tests {
         let (s, _) = two_columns();
         let plan = SortExec::try_new(
             vec![key(col(&s, 0), true, true)],
-            TestSourceExec::new(Arc::clone(&s), 1),
+            TestSourceExec::plan(Arc::clone(&s), 1),
             None,
         )
         .unwrap();
@@ -613,7 +613,7 @@ mod tests {
             .is_empty());
         let plan = SortExec::try_new(
             vec![key(col(&s, 0), true, true)],
-            TestSourceExec::new(Arc::clone(&s), 1),
+            TestSourceExec::plan(Arc::clone(&s), 1),
             Some(3),
         )
         .unwrap();
@@ -623,7 +623,7 @@ mod tests {
     #[test]
     fn invalid_keys_are_rejected() {
         let (s, _) = two_columns();
-        let err = SortExec::try_new(vec![], TestSourceExec::new(s, 1), None).unwrap_err();
+        let err = SortExec::try_new(vec![], TestSourceExec::plan(s, 1), None).unwrap_err();
         assert!(err.to_string().contains("at least one sort key"), "{err}");
     }
 
@@ -654,8 +654,8 @@ mod tests {
                 keys.push(key(col(&s, 1), s_asc, s_nf));
                 ref_keys.push((1, s_asc, s_nf));
             }
-            let full = run(&SortExec::try_new(keys.clone(), TestSourceExec::new(Arc::clone(&s), 1), None).unwrap(), input.clone(), batch_size).unwrap();
-            let top = run(&SortExec::try_new(keys, TestSourceExec::new(Arc::clone(&s), 1), Some(k)).unwrap(), input, batch_size).unwrap();
+            let full = run(&SortExec::try_new(keys.clone(), TestSourceExec::plan(Arc::clone(&s), 1), None).unwrap(), input.clone(), batch_size).unwrap();
+            let top = run(&SortExec::try_new(keys, TestSourceExec::plan(Arc::clone(&s), 1), Some(k)).unwrap(), input, batch_size).unwrap();
             prop_assert!(top.iter().all(|b| b.num_rows() <= batch_size));
             prop_assert!(full.iter().all(|b| b.num_rows() <= batch_size));
             let expected = reference(&columns, &ref_keys, None);

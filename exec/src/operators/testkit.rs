@@ -15,29 +15,25 @@ use crate::operator::{Operator, OperatorContext, Output, Source};
 use crate::physical_expr::{ColumnExpr, PhysicalExpr};
 use crate::plan::{ExecutionPlan, Instance};
 
-/// A leaf node that yields fixed batches; every subtask yields all of them.
+/// A leaf node to build plans on; its sources yield nothing (tests feed operators directly).
 #[derive(Debug)]
 pub(crate) struct TestSourceExec {
     schema: SchemaRef,
-    batches: Vec<RecordBatch>,
     parallelism: usize,
 }
 
 impl TestSourceExec {
-    pub(crate) fn new(schema: SchemaRef, parallelism: usize) -> Arc<dyn ExecutionPlan> {
-        Arc::new(TestSourceExec {
-            schema,
-            batches: vec![],
-            parallelism,
-        })
+    /// A source node of `schema` run by `parallelism` subtasks.
+    pub(crate) fn plan(schema: SchemaRef, parallelism: usize) -> Arc<dyn ExecutionPlan> {
+        Arc::new(TestSourceExec { schema, parallelism })
     }
 }
 
-struct VecSource(std::vec::IntoIter<RecordBatch>);
+struct EmptySource;
 
-impl Source for VecSource {
+impl Source for EmptySource {
     fn next_batch(&mut self, _ctx: &mut OperatorContext) -> Result<Option<RecordBatch>> {
-        Ok(self.0.next())
+        Ok(None)
     }
 }
 
@@ -58,7 +54,7 @@ impl ExecutionPlan for TestSourceExec {
         String::new()
     }
     fn instantiate(&self, _subtask: usize) -> Result<Instance> {
-        Ok(Instance::Source(Box::new(VecSource(self.batches.clone().into_iter()))))
+        Ok(Instance::Source(Box::new(EmptySource)))
     }
     fn as_any(&self) -> &dyn Any {
         self

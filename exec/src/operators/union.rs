@@ -151,7 +151,7 @@ mod tests {
                 .map(|(n, t, null)| Field::new(*n, t.clone(), *null))
                 .collect::<Vec<_>>(),
         ));
-        (Arc::clone(&s), TestSourceExec::new(s, 2))
+        (Arc::clone(&s), TestSourceExec::plan(s, 2))
     }
 
     #[test]
