@@ -23,6 +23,7 @@ use crate::operator::{Operator, OperatorContext, Output};
 use crate::operators::sort::{describe_keys, evaluate_keys, gather_rows, row_converter, validate_keys};
 use crate::physical_expr::PhysicalSortExpr;
 use crate::plan::{ExecutionPlan, Instance};
+use rill_core::time::Watermark;
 
 /// Merges sorted runs (one per upstream subtask) into one sorted stream; with `fetch`,
 /// only the first `fetch` rows.
@@ -87,6 +88,7 @@ impl ExecutionPlan for SortPreservingMergeExec {
             schema: self.input.schema(),
             fetch: self.fetch,
             runs: vec![],
+            held_watermark: None,
         })))
     }
 
@@ -111,6 +113,8 @@ struct MergeOperator {
     fetch: Option<usize>,
     /// Indexed by input channel.
     runs: Vec<Run>,
+    /// The latest watermark, held back until the merged rows are out.
+    held_watermark: Option<Watermark>,
 }
 
 /// The current row of a run, ordered so that `BinaryHeap` (a max-heap) pops the smallest
@@ -167,6 +171,13 @@ impl Operator for MergeOperator {
         Ok(())
     }
 
+    /// Rows are emitted only at the end, so a watermark forwarded now would overtake them
+    /// (and make them late downstream): hold the latest one back until `on_end`.
+    fn on_watermark(&mut self, wm: Watermark, _ctx: &mut OperatorContext, _out: &mut Output) -> Result<()> {
+        self.held_watermark = Some(wm);
+        Ok(())
+    }
+
     fn on_end(&mut self, ctx: &mut OperatorContext, out: &mut Output) -> Result<()> {
         let runs = std::mem::take(&mut self.runs);
         let batch_size = ctx.batch_size.max(1);
@@ -220,6 +231,9 @@ impl Operator for MergeOperator {
         }
         if !indices.is_empty() {
             out.push(gather_rows(&self.schema, &all, &indices)?);
+        }
+        if let Some(wm) = self.held_watermark.take() {
+            out.push_watermark(wm);
         }
         Ok(())
     }
@@ -376,7 +390,21 @@ mod tests {
         let out = drive(op.as_mut(), input, 8).unwrap();
         assert_eq!(rows(&out), 3);
         assert_eq!(i64s(&out, 0), vec![Some(1), Some(2), Some(3)]);
-        assert!(SortPreservingMergeExec::try_new(vec![], TestSourceExec::plan(s, 1), None).is_err());
+        assert!(SortPreservingMergeExec::try_new(vec![], TestSourceExec::plan(Arc::clone(&s), 1), None).is_err());
+
+        // The watermark follows the merged rows.
+        let mut op = operator(&m, 0);
+        let mut ctx = crate::operator::OperatorContext::new("t", 0, 1, 8);
+        let mut out = Output::new();
+        op.process_batch(0, rb(&s, vec![Some(1)], vec![Some("a")]), &mut ctx, &mut out)
+            .unwrap();
+        op.on_watermark(rill_core::time::Watermark::MAX, &mut ctx, &mut out)
+            .unwrap();
+        assert!(out.is_empty());
+        op.on_end(&mut ctx, &mut out).unwrap();
+        let elements: Vec<_> = out.drain().collect();
+        assert_eq!(elements.len(), 2);
+        assert!(matches!(elements[1], rill_core::stream::StreamElement::Watermark(_)));
     }
 
     #[test]

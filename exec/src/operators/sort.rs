@@ -24,6 +24,7 @@ use crate::exec_internal;
 use crate::operator::{Operator, OperatorContext, Output};
 use crate::physical_expr::PhysicalSortExpr;
 use crate::plan::{ExecutionPlan, Instance};
+use rill_core::time::Watermark;
 
 /// Sorts each subtask's input on `keys`; with `fetch`, keeps only the first `fetch` rows.
 #[derive(Debug)]
@@ -85,6 +86,7 @@ impl ExecutionPlan for SortExec {
         Ok(Instance::Operator(Box::new(SortOperator {
             buffer: SortBuffer::try_new(self.keys.clone(), self.input.schema())?,
             fetch: self.fetch,
+            held_watermark: None,
         })))
     }
 
@@ -97,6 +99,8 @@ impl ExecutionPlan for SortExec {
 struct SortOperator {
     buffer: SortBuffer,
     fetch: Option<usize>,
+    /// The latest watermark, held back until the sorted rows are out.
+    held_watermark: Option<Watermark>,
 }
 
 impl Operator for SortOperator {
@@ -121,12 +125,22 @@ impl Operator for SortOperator {
         Ok(())
     }
 
+    /// Rows are emitted only at the end, so a watermark forwarded now would overtake them
+    /// (and make them late downstream): hold the latest one back until `on_end`.
+    fn on_watermark(&mut self, wm: Watermark, _ctx: &mut OperatorContext, _out: &mut Output) -> Result<()> {
+        self.held_watermark = Some(wm);
+        Ok(())
+    }
+
     fn on_end(&mut self, ctx: &mut OperatorContext, out: &mut Output) -> Result<()> {
         let indices = self.buffer.sorted_indices(self.fetch)?;
         for chunk in indices.chunks(ctx.batch_size.max(1)) {
             out.push(self.buffer.gather(chunk)?);
         }
         self.buffer.clear();
+        if let Some(wm) = self.held_watermark.take() {
+            out.push_watermark(wm);
+        }
         Ok(())
     }
 }
@@ -618,6 +632,39 @@ mod tests {
         )
         .unwrap();
         assert!(run(&plan, vec![RecordBatch::new_empty(s)], 3).unwrap().is_empty());
+    }
+
+    #[test]
+    fn watermarks_are_held_back_until_the_sorted_rows_are_out() {
+        use rill_core::stream::StreamElement;
+        use rill_core::time::Watermark;
+        let (s, columns) = two_columns();
+        let plan = SortExec::try_new(
+            vec![key(col(&s, 0), true, true)],
+            TestSourceExec::plan(Arc::clone(&s), 1),
+            None,
+        )
+        .unwrap();
+        let mut op = operator(&plan, 0);
+        let mut ctx = crate::operator::OperatorContext::new("t", 0, 1, 4);
+        let mut out = Output::new();
+        op.process_batch(0, batch(&s, columns), &mut ctx, &mut out).unwrap();
+        op.on_watermark(Watermark::EventTime(5), &mut ctx, &mut out).unwrap();
+        op.on_watermark(Watermark::MAX, &mut ctx, &mut out).unwrap();
+        assert!(out.is_empty());
+        op.on_end(&mut ctx, &mut out).unwrap();
+        let kinds: Vec<String> = out
+            .drain()
+            .map(|e| match e {
+                StreamElement::Batch(b) => format!("batch({})", b.num_rows()),
+                StreamElement::Watermark(w) => format!("{w:?}"),
+                _ => "other".into(),
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            vec!["batch(4)", "batch(4)", "batch(2)", &format!("{:?}", Watermark::MAX)]
+        );
     }
 
     #[test]
