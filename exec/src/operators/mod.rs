@@ -10,3 +10,6 @@ pub mod merge;
 pub mod projection;
 pub mod sort;
 pub mod union;
+
+#[cfg(test)]
+pub(crate) mod testkit;
