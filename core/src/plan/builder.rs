@@ -359,7 +359,7 @@ pub fn join_schema(left: &PlanSchema, right: &PlanSchema, join_type: JoinType) -
 
 /// Casts (and renames) `plan`'s columns to `schema`'s types if they differ.
 fn conform(plan: Arc<LogicalPlan>, schema: &PlanSchema) -> Result<Arc<LogicalPlan>> {
-    let ps = plan.schema().clone();
+    let ps = plan.schema().as_ref().clone();
     let same = ps.fields().iter().zip(schema.fields()).all(|(a, b)| a.data_type() == b.data_type());
     if same {
         return Ok(plan);
