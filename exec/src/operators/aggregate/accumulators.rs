@@ -246,7 +246,7 @@ fn new_min_max<const MIN: bool>(t: &DataType, name: &str) -> Result<Box<dyn Grou
             return Err(exec_internal!(
                 "{name}: {} over {other} is not supported",
                 if MIN { "min" } else { "max" }
-            ))
+            ));
         }
     })
 }
@@ -270,6 +270,12 @@ impl CountAcc {
 impl GroupsAccumulator for CountAcc {
     fn update(&mut self, _: Option<&ArrayRef>, valid: Option<&NullBuffer>, groups: &[usize], n: usize) -> Result<()> {
         self.counts.resize(n, 0);
+        if n == 1 {
+            // One group: every id is 0.
+            let nulls = valid.map_or(0, |v| v.null_count());
+            self.counts[0] += (groups.len() - nulls) as i64;
+            return Ok(());
+        }
         let counts = &mut self.counts;
         for_each_valid(groups, valid, |_, g| counts[g] += 1);
         Ok(())
@@ -334,6 +340,19 @@ impl<O: ArrowPrimitiveType> SumAcc<O> {
         self.seen.resize(n, false);
         let SumAcc { sums, seen, name, .. } = self;
         let values = arr.values();
+        if n == 1 {
+            // One group (no GROUP BY): every id is 0; keep the running sum in a register.
+            let mut sum = sums[0];
+            let mut any = false;
+            try_for_each_valid(groups, valid, |i, _| {
+                sum = sum.add_checked(values[i]).map_err(|_| overflow(name))?;
+                any = true;
+                Ok(())
+            })?;
+            sums[0] = sum;
+            seen[0] |= any;
+            return Ok(());
+        }
         try_for_each_valid(groups, valid, |i, g| {
             sums[g] = sums[g].add_checked(values[i]).map_err(|_| overflow(name))?;
             seen[g] = true;

@@ -731,7 +731,8 @@ fn rejects_bad_calls() {
 
 /// A naive reference for `k, count(*), count(v), sum(v), min(v), max(v)`.
 fn reference(data: &[(Option<i32>, Option<i64>)]) -> Vec<String> {
-    let mut m: BTreeMap<Option<i32>, (i64, i64, Option<i64>, Option<i64>, Option<i64>)> = BTreeMap::new();
+    type Counts = (i64, i64, Option<i64>, Option<i64>, Option<i64>);
+    let mut m: BTreeMap<Option<i32>, Counts> = BTreeMap::new();
     for &(k, v) in data {
         let e = m.entry(k).or_insert((0, 0, None, None, None));
         e.0 += 1;
