@@ -1,0 +1,301 @@
+//! Vectorized group-id assignment: each [`GroupValues`] maps the key columns of a batch to
+//! one dense group index per row (`0..len()`), remembering the distinct keys so that they can
+//! be emitted as the group columns at the end.
+//!
+//! Three layouts, picked once per operator by [`new_group_values`]:
+//! - [`NoGroups`]: no `GROUP BY`; every row belongs to group 0.
+//! - [`PrimitiveGroups`]: one integer-like key (ints, dates, times, timestamps, decimals),
+//!   hashed and compared on its native value.
+//! - [`RowGroups`]: anything else (several columns, strings, floats, booleans): the keys are
+//!   encoded by Arrow's [`RowConverter`] into comparable byte rows, which are stored
+//!   contiguously, and a hash table of `(hash, group)` finds them.
+
+use std::hash::Hash;
+use std::sync::Arc;
+
+use ahash::RandomState;
+use arrow::array::{Array, ArrayRef, AsArray, PrimitiveArray};
+use arrow::buffer::NullBuffer;
+use arrow::datatypes::*;
+use arrow::row::{RowConverter, Rows, SortField};
+use hashbrown::hash_table::{Entry, HashTable};
+
+use crate::error::{ExecError, Result};
+use crate::exec_internal;
+
+/// Assigns dense group indices to the rows of a batch.
+pub(crate) trait GroupValues: Send {
+    /// Replaces `groups` by the group index of each row of `cols` (the evaluated keys),
+    /// creating new groups for keys not seen before.
+    fn intern(&mut self, cols: &[ArrayRef], num_rows: usize, groups: &mut Vec<usize>) -> Result<()>;
+
+    /// The number of groups so far.
+    fn len(&self) -> usize;
+
+    /// The group columns, one value per group in index order; resets the groups.
+    fn emit(&mut self) -> Result<Vec<ArrayRef>>;
+}
+
+/// Creates the group layout for keys of the given types.
+pub(crate) fn new_group_values(types: &[DataType]) -> Result<Box<dyn GroupValues>> {
+    macro_rules! prim {
+        ($t:ty) => {
+            Box::new(PrimitiveGroups::<$t>::new(types[0].clone()))
+        };
+    }
+    Ok(match types {
+        [] => Box::new(NoGroups { seen: false }),
+        [t] => match t {
+            DataType::Int8 => prim!(Int8Type),
+            DataType::Int16 => prim!(Int16Type),
+            DataType::Int32 => prim!(Int32Type),
+            DataType::Int64 => prim!(Int64Type),
+            DataType::UInt8 => prim!(UInt8Type),
+            DataType::UInt16 => prim!(UInt16Type),
+            DataType::UInt32 => prim!(UInt32Type),
+            DataType::UInt64 => prim!(UInt64Type),
+            DataType::Date32 => prim!(Date32Type),
+            DataType::Date64 => prim!(Date64Type),
+            DataType::Time32(TimeUnit::Second) => prim!(Time32SecondType),
+            DataType::Time32(TimeUnit::Millisecond) => prim!(Time32MillisecondType),
+            DataType::Time64(TimeUnit::Microsecond) => prim!(Time64MicrosecondType),
+            DataType::Time64(TimeUnit::Nanosecond) => prim!(Time64NanosecondType),
+            DataType::Timestamp(TimeUnit::Second, _) => prim!(TimestampSecondType),
+            DataType::Timestamp(TimeUnit::Millisecond, _) => prim!(TimestampMillisecondType),
+            DataType::Timestamp(TimeUnit::Microsecond, _) => prim!(TimestampMicrosecondType),
+            DataType::Timestamp(TimeUnit::Nanosecond, _) => prim!(TimestampNanosecondType),
+            DataType::Decimal128(_, _) => prim!(Decimal128Type),
+            _ => Box::new(RowGroups::try_new(types)?),
+        },
+        _ => Box::new(RowGroups::try_new(types)?),
+    })
+}
+
+/// No `GROUP BY`: one group, which exists once a row has been seen.
+pub(crate) struct NoGroups {
+    seen: bool,
+}
+
+impl GroupValues for NoGroups {
+    fn intern(&mut self, _cols: &[ArrayRef], num_rows: usize, groups: &mut Vec<usize>) -> Result<()> {
+        groups.clear();
+        groups.resize(num_rows, 0);
+        self.seen |= num_rows > 0;
+        Ok(())
+    }
+
+    fn len(&self) -> usize {
+        usize::from(self.seen)
+    }
+
+    fn emit(&mut self) -> Result<Vec<ArrayRef>> {
+        self.seen = false;
+        Ok(vec![])
+    }
+}
+
+/// One primitive key hashed on its native value; NULL is a group of its own.
+pub(crate) struct PrimitiveGroups<T: ArrowPrimitiveType> {
+    data_type: DataType,
+    /// `(key, group)` pairs.
+    table: HashTable<(T::Native, usize)>,
+    /// The key of each group (a default value at the NULL group's index).
+    keys: Vec<T::Native>,
+    null_group: Option<usize>,
+    state: RandomState,
+}
+
+impl<T: ArrowPrimitiveType> PrimitiveGroups<T> {
+    fn new(data_type: DataType) -> Self {
+        PrimitiveGroups {
+            data_type,
+            table: HashTable::new(),
+            keys: Vec::new(),
+            null_group: None,
+            state: RandomState::with_seeds(0x5ad1, 0x7e11, 0xa66e, 0x6a7e),
+        }
+    }
+}
+
+impl<T> GroupValues for PrimitiveGroups<T>
+where
+    T: ArrowPrimitiveType,
+    T::Native: Hash + Eq,
+{
+    fn intern(&mut self, cols: &[ArrayRef], num_rows: usize, groups: &mut Vec<usize>) -> Result<()> {
+        let arr = cols
+            .first()
+            .and_then(|c| c.as_primitive_opt::<T>())
+            .ok_or_else(|| exec_internal!("group key is not of type {}", self.data_type))?;
+        if arr.len() != num_rows {
+            return Err(exec_internal!("group key has {} rows, batch {}", arr.len(), num_rows));
+        }
+        groups.clear();
+        groups.reserve(num_rows);
+        let PrimitiveGroups {
+            table,
+            keys,
+            null_group,
+            state,
+            ..
+        } = self;
+        let values = arr.values();
+        match arr.nulls().filter(|n| n.null_count() > 0) {
+            None => groups.extend(values.iter().map(|&v| lookup(table, keys, state, v))),
+            Some(nulls) => {
+                for (i, &v) in values.iter().enumerate() {
+                    let g = if nulls.is_valid(i) {
+                        lookup(table, keys, state, v)
+                    } else {
+                        match *null_group {
+                            Some(g) => g,
+                            None => {
+                                let g = keys.len();
+                                keys.push(T::Native::default());
+                                *null_group = Some(g);
+                                g
+                            }
+                        }
+                    };
+                    groups.push(g);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    fn emit(&mut self) -> Result<Vec<ArrayRef>> {
+        let keys = std::mem::take(&mut self.keys);
+        let nulls = self.null_group.take().map(|g| {
+            let mut valid = vec![true; keys.len()];
+            valid[g] = false;
+            NullBuffer::from(valid)
+        });
+        self.table.clear();
+        let arr = PrimitiveArray::<T>::try_new(keys.into(), nulls)
+            .map_err(|e| ExecError::arrow("emitting group keys", e))?
+            .with_data_type(self.data_type.clone());
+        Ok(vec![Arc::new(arr)])
+    }
+}
+
+/// The group of `v`, created if new.
+#[inline(always)]
+fn lookup<N: Copy + Hash + Eq>(
+    table: &mut HashTable<(N, usize)>,
+    keys: &mut Vec<N>,
+    state: &RandomState,
+    v: N,
+) -> usize {
+    let hash = state.hash_one(v);
+    match table.entry(hash, |(k, _)| *k == v, |(k, _)| state.hash_one(*k)) {
+        Entry::Occupied(o) => o.get().1,
+        Entry::Vacant(slot) => {
+            let g = keys.len();
+            keys.push(v);
+            slot.insert((v, g));
+            g
+        }
+    }
+}
+
+/// Any keys, encoded as comparable byte rows stored contiguously.
+pub(crate) struct RowGroups {
+    converter: RowConverter,
+    types: Vec<DataType>,
+    /// The row of each group, in group order.
+    group_rows: Rows,
+    /// The current batch's rows (reused).
+    scratch: Rows,
+    /// `(hash, group)` pairs.
+    table: HashTable<(u64, usize)>,
+    state: RandomState,
+}
+
+impl RowGroups {
+    pub(crate) fn try_new(types: &[DataType]) -> Result<Self> {
+        let fields: Vec<SortField> = types.iter().map(|t| SortField::new(t.clone())).collect();
+        let converter = RowConverter::new(fields).map_err(|e| ExecError::arrow("grouping keys", e))?;
+        let group_rows = converter.empty_rows(0, 0);
+        let scratch = converter.empty_rows(0, 0);
+        Ok(RowGroups {
+            converter,
+            types: types.to_vec(),
+            group_rows,
+            scratch,
+            table: HashTable::new(),
+            state: RandomState::with_seeds(0x9e37, 0x79b9, 0x7f4a, 0x7c15),
+        })
+    }
+}
+
+impl GroupValues for RowGroups {
+    fn intern(&mut self, cols: &[ArrayRef], num_rows: usize, groups: &mut Vec<usize>) -> Result<()> {
+        self.scratch.clear();
+        self.converter
+            .append(&mut self.scratch, cols)
+            .map_err(|e| ExecError::arrow("encoding group keys", e))?;
+        if self.scratch.num_rows() != num_rows {
+            return Err(exec_internal!(
+                "group keys have {} rows, batch {}",
+                self.scratch.num_rows(),
+                num_rows
+            ));
+        }
+        groups.clear();
+        groups.reserve(num_rows);
+        let RowGroups {
+            group_rows,
+            scratch,
+            table,
+            state,
+            ..
+        } = self;
+        for row in scratch.iter() {
+            let bytes = row.data();
+            let hash = state.hash_one(bytes);
+            let g = match table.entry(
+                hash,
+                |&(h, g)| h == hash && group_rows.row(g).data() == bytes,
+                |&(h, _)| h,
+            ) {
+                Entry::Occupied(o) => o.get().1,
+                Entry::Vacant(slot) => {
+                    let g = group_rows.num_rows();
+                    slot.insert((hash, g));
+                    group_rows.push(row);
+                    g
+                }
+            };
+            groups.push(g);
+        }
+        Ok(())
+    }
+
+    fn len(&self) -> usize {
+        self.group_rows.num_rows()
+    }
+
+    fn emit(&mut self) -> Result<Vec<ArrayRef>> {
+        let cols = self
+            .converter
+            .convert_rows(self.group_rows.iter())
+            .map_err(|e| ExecError::arrow("decoding group keys", e))?;
+        self.group_rows.clear();
+        self.table.clear();
+        cols.into_iter()
+            .zip(&self.types)
+            .map(|(c, t)| {
+                if c.data_type() == t {
+                    Ok(c)
+                } else {
+                    arrow::compute::cast(&c, t).map_err(|e| ExecError::arrow("decoding group keys", e))
+                }
+            })
+            .collect()
+    }
+}
