@@ -44,7 +44,10 @@ pub fn cast_if_needed(e: Expr, to: &DataType, schema: &PlanSchema) -> Result<Exp
     Ok(match e {
         // Fold literal casts right away so EXPLAIN shows the typed literal.
         Expr::Literal(v) if v.is_null() => Expr::Literal(crate::ScalarValue::try_new_null(to)?),
-        other => Expr::Cast { expr: Box::new(other), data_type: to.clone() },
+        other => Expr::Cast {
+            expr: Box::new(other),
+            data_type: to.clone(),
+        },
     })
 }
 
@@ -62,7 +65,11 @@ fn coerce_node(e: Expr, schema: &PlanSchema) -> Result<Expr> {
             let lt = left.get_type(schema)?;
             let rt = right.get_type(schema)?;
             let sig = types::binary_signature(op, &lt, &rt).ok_or_else(|| {
-                let shown = Expr::Binary { left: left.clone(), op, right: right.clone() };
+                let shown = Expr::Binary {
+                    left: left.clone(),
+                    op,
+                    right: right.clone(),
+                };
                 RillError::type_mismatch(&shown, format!("operator {op} does not apply to {lt} and {rt}"))
             })?;
             Expr::Binary {
@@ -71,9 +78,19 @@ fn coerce_node(e: Expr, schema: &PlanSchema) -> Result<Expr> {
                 right: Box::new(cast_if_needed(*right, &sig.right, schema)?),
             }
         }
-        Expr::Between { expr, negated, low, high } => {
+        Expr::Between {
+            expr,
+            negated,
+            low,
+            high,
+        } => {
             let t = common_type(
-                &Expr::Between { expr: expr.clone(), negated, low: low.clone(), high: high.clone() },
+                &Expr::Between {
+                    expr: expr.clone(),
+                    negated,
+                    low: low.clone(),
+                    high: high.clone(),
+                },
                 &[expr.get_type(schema)?, low.get_type(schema)?, high.get_type(schema)?],
             )?;
             Expr::Between {
@@ -88,16 +105,31 @@ fn coerce_node(e: Expr, schema: &PlanSchema) -> Result<Expr> {
             for e in &list {
                 all.push(e.get_type(schema)?);
             }
-            let shown = Expr::InList { expr: expr.clone(), list: list.clone(), negated };
+            let shown = Expr::InList {
+                expr: expr.clone(),
+                list: list.clone(),
+                negated,
+            };
             let t = common_type(&shown, &all)?;
             Expr::InList {
                 expr: Box::new(cast_if_needed(*expr, &t, schema)?),
-                list: list.into_iter().map(|e| cast_if_needed(e, &t, schema)).collect::<Result<_>>()?,
+                list: list
+                    .into_iter()
+                    .map(|e| cast_if_needed(e, &t, schema))
+                    .collect::<Result<_>>()?,
                 negated,
             }
         }
-        Expr::Case { operand, when_then, else_expr } => {
-            let shown = Expr::Case { operand: operand.clone(), when_then: when_then.clone(), else_expr: else_expr.clone() };
+        Expr::Case {
+            operand,
+            when_then,
+            else_expr,
+        } => {
+            let shown = Expr::Case {
+                operand: operand.clone(),
+                when_then: when_then.clone(),
+                else_expr: else_expr.clone(),
+            };
             let mut result_types = vec![];
             for (_, t) in &when_then {
                 result_types.push(t.get_type(schema)?);
@@ -130,21 +162,42 @@ fn coerce_node(e: Expr, schema: &PlanSchema) -> Result<Expr> {
                     Ok((w, cast_if_needed(t, &rt, schema)?))
                 })
                 .collect::<Result<Vec<_>>>()?;
-            let else_expr = else_expr.map(|e| cast_if_needed(*e, &rt, schema).map(Box::new)).transpose()?;
-            Expr::Case { operand, when_then, else_expr }
+            let else_expr = else_expr
+                .map(|e| cast_if_needed(*e, &rt, schema).map(Box::new))
+                .transpose()?;
+            Expr::Case {
+                operand,
+                when_then,
+                else_expr,
+            }
         }
-        Expr::ScalarFunction { func: func @ (ScalarFunction::Coalesce | ScalarFunction::NullIf), args } => {
-            let shown = Expr::ScalarFunction { func, args: args.clone() };
+        Expr::ScalarFunction {
+            func: func @ (ScalarFunction::Coalesce | ScalarFunction::NullIf),
+            args,
+        } => {
+            let shown = Expr::ScalarFunction {
+                func,
+                args: args.clone(),
+            };
             let ts = args.iter().map(|a| a.get_type(schema)).collect::<Result<Vec<_>>>()?;
             let t = common_type(&shown, &ts)?;
             Expr::ScalarFunction {
                 func,
-                args: args.into_iter().map(|a| cast_if_needed(a, &t, schema)).collect::<Result<_>>()?,
+                args: args
+                    .into_iter()
+                    .map(|a| cast_if_needed(a, &t, schema))
+                    .collect::<Result<_>>()?,
             }
         }
-        Expr::ScalarFunction { func: func @ ScalarFunction::Concat, args } => Expr::ScalarFunction {
+        Expr::ScalarFunction {
+            func: func @ ScalarFunction::Concat,
+            args,
+        } => Expr::ScalarFunction {
             func,
-            args: args.into_iter().map(|a| cast_if_needed(a, &DataType::Utf8, schema)).collect::<Result<_>>()?,
+            args: args
+                .into_iter()
+                .map(|a| cast_if_needed(a, &DataType::Utf8, schema))
+                .collect::<Result<_>>()?,
         },
         Expr::Not(inner) => Expr::Not(Box::new(cast_if_needed(*inner, &DataType::Boolean, schema)?)),
         other => other,
@@ -173,7 +226,10 @@ mod tests {
     #[test]
     fn casts_are_inserted() -> Result<()> {
         let s = schema();
-        assert_eq!(coerce(col("i").add(col("l")), &s)?.to_string(), "CAST(t.i AS Int64) + t.l");
+        assert_eq!(
+            coerce(col("i").add(col("l")), &s)?.to_string(),
+            "CAST(t.i AS Int64) + t.l"
+        );
         assert_eq!(
             coerce(col("i").in_list(vec![lit(1i64), lit(2i32)], false), &s)?.to_string(),
             "CAST(t.i AS Int64) IN (1, CAST(2 AS Int64))"

@@ -156,9 +156,14 @@ impl TableSource for MemTable {
 
     fn statistics(&self) -> Statistics {
         let batches = self.partitions.iter().flatten();
-        let (rows, bytes) =
-            batches.fold((0u64, 0u64), |(r, b), x| (r + x.num_rows() as u64, b + x.get_array_memory_size() as u64));
-        Statistics { num_rows: Some(rows), total_bytes: Some(bytes), columns: vec![] }
+        let (rows, bytes) = batches.fold((0u64, 0u64), |(r, b), x| {
+            (r + x.num_rows() as u64, b + x.get_array_memory_size() as u64)
+        });
+        Statistics {
+            num_rows: Some(rows),
+            total_bytes: Some(bytes),
+            columns: vec![],
+        }
     }
 
     fn describe(&self) -> String {
@@ -198,7 +203,10 @@ impl Catalog {
 
     /// Registers `entry` under `name`; with `replace` false an existing name is an error.
     pub fn register(&self, name: &str, entry: CatalogEntry, replace: bool) -> Result<()> {
-        let mut entries = self.entries.write().map_err(|_| crate::internal_err!("catalog lock poisoned"))?;
+        let mut entries = self
+            .entries
+            .write()
+            .map_err(|_| crate::internal_err!("catalog lock poisoned"))?;
         let key = Self::key(name);
         if !replace && entries.contains_key(&key) {
             return Err(RillError::TableExists { name: name.to_string() });
@@ -209,12 +217,18 @@ impl Catalog {
 
     /// Removes `name`; returns whether it existed.
     pub fn deregister(&self, name: &str) -> Result<Option<CatalogEntry>> {
-        let mut entries = self.entries.write().map_err(|_| crate::internal_err!("catalog lock poisoned"))?;
+        let mut entries = self
+            .entries
+            .write()
+            .map_err(|_| crate::internal_err!("catalog lock poisoned"))?;
         Ok(entries.remove(&Self::key(name)))
     }
 
     /// The registered names, sorted.
     pub fn names(&self) -> Vec<String> {
-        self.entries.read().map(|e| e.keys().cloned().collect()).unwrap_or_default()
+        self.entries
+            .read()
+            .map(|e| e.keys().cloned().collect())
+            .unwrap_or_default()
     }
 }

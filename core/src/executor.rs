@@ -73,7 +73,12 @@ pub struct ReadOptions {
 
 impl Default for ReadOptions {
     fn default() -> Self {
-        ReadOptions { has_header: true, delimiter: b',', schema: None, infer_records: 1000 }
+        ReadOptions {
+            has_header: true,
+            delimiter: b',',
+            schema: None,
+            infer_records: 1000,
+        }
     }
 }
 
@@ -132,7 +137,13 @@ pub trait Executor: Send + Sync + Debug {
 
     /// Runs the plan and writes its rows to `path` in `format`, atomically: the file appears
     /// under its name only when complete. Returns the number of rows written.
-    fn write_files(&self, plan: Arc<LogicalPlan>, format: FileFormat, path: &str, config: &SessionConfig) -> Result<u64>;
+    fn write_files(
+        &self,
+        plan: Arc<LogicalPlan>,
+        format: FileFormat,
+        path: &str,
+        config: &SessionConfig,
+    ) -> Result<u64>;
 
     /// Evaluates a constant expression (no column references) with the execution kernels.
     fn evaluate_constant(&self, expr: &Expr) -> Result<ScalarValue>;

@@ -32,12 +32,18 @@ pub struct Column {
 impl Column {
     /// An unqualified column.
     pub fn new_unqualified(name: impl Into<String>) -> Self {
-        Column { relation: None, name: name.into() }
+        Column {
+            relation: None,
+            name: name.into(),
+        }
     }
 
     /// A qualified column.
     pub fn new(relation: Option<impl Into<String>>, name: impl Into<String>) -> Self {
-        Column { relation: relation.map(Into::into), name: name.into() }
+        Column {
+            relation: relation.map(Into::into),
+            name: name.into(),
+        }
     }
 
     /// Parses `"t.a"` as a qualified and `"a"` as an unqualified column.
@@ -104,7 +110,10 @@ impl BinaryOp {
     /// Whether the operator compares its operands and returns a boolean.
     pub fn is_comparison(self) -> bool {
         use BinaryOp::*;
-        matches!(self, Eq | NotEq | Lt | LtEq | Gt | GtEq | IsDistinctFrom | IsNotDistinctFrom)
+        matches!(
+            self,
+            Eq | NotEq | Lt | LtEq | Gt | GtEq | IsDistinctFrom | IsNotDistinctFrom
+        )
     }
 
     /// The operator with its operands swapped (`a < b` ⇔ `b > a`), if there is one.
@@ -216,7 +225,12 @@ impl DatePart {
             "millisecond" | "milliseconds" | "ms" => DatePart::Millisecond,
             "microsecond" | "microseconds" | "us" => DatePart::Microsecond,
             "epoch" => DatePart::Epoch,
-            other => return Err(RillError::invalid_argument("date part", format!("unknown date part '{other}'"))),
+            other => {
+                return Err(RillError::invalid_argument(
+                    "date part",
+                    format!("unknown date part '{other}'"),
+                ))
+            }
         })
     }
 }
@@ -509,7 +523,10 @@ impl AggregateFunction {
     pub fn return_type(&self, args: &[DataType]) -> Result<DataType> {
         let ctx = || format!("{}()", self.name());
         if *self != AggregateFunction::Count && args.len() != 1 {
-            return Err(RillError::type_mismatch(ctx(), format!("expected 1 argument, got {}", args.len())));
+            return Err(RillError::type_mismatch(
+                ctx(),
+                format!("expected 1 argument, got {}", args.len()),
+            ));
         }
         match self {
             AggregateFunction::Count => Ok(DataType::Int64),
@@ -545,7 +562,11 @@ pub struct SortExpr {
 impl SortExpr {
     /// A sort key with SQL's default NULL placement for the direction.
     pub fn new(expr: Expr, asc: bool) -> Self {
-        SortExpr { expr, asc, nulls_first: !asc }
+        SortExpr {
+            expr,
+            asc,
+            nulls_first: !asc,
+        }
     }
 }
 
@@ -691,15 +712,30 @@ impl fmt::Display for Expr {
             Expr::Negative(e) => write!(f, "(- {e})"),
             Expr::IsNull(e) => write!(f, "{e} IS NULL"),
             Expr::IsNotNull(e) => write!(f, "{e} IS NOT NULL"),
-            Expr::Between { expr, negated, low, high } => {
-                write!(f, "{expr} {}BETWEEN {low} AND {high}", if *negated { "NOT " } else { "" })
+            Expr::Between {
+                expr,
+                negated,
+                low,
+                high,
+            } => {
+                write!(
+                    f,
+                    "{expr} {}BETWEEN {low} AND {high}",
+                    if *negated { "NOT " } else { "" }
+                )
             }
             Expr::InList { expr, list, negated } => {
                 write!(f, "{expr} {}IN (", if *negated { "NOT " } else { "" })?;
                 fmt_list(f, list)?;
                 f.write_str(")")
             }
-            Expr::Like { expr, pattern, negated, case_insensitive, escape } => {
+            Expr::Like {
+                expr,
+                pattern,
+                negated,
+                case_insensitive,
+                escape,
+            } => {
                 write!(
                     f,
                     "{expr} {}{} {pattern}",
@@ -711,7 +747,11 @@ impl fmt::Display for Expr {
                 }
                 Ok(())
             }
-            Expr::Case { operand, when_then, else_expr } => {
+            Expr::Case {
+                operand,
+                when_then,
+                else_expr,
+            } => {
                 f.write_str("CASE")?;
                 if let Some(o) = operand {
                     write!(f, " {o}")?;
@@ -731,7 +771,12 @@ impl fmt::Display for Expr {
                 fmt_list(f, args)?;
                 f.write_str(")")
             }
-            Expr::AggregateFunction { func, args, distinct, filter } => {
+            Expr::AggregateFunction {
+                func,
+                args,
+                distinct,
+                filter,
+            } => {
                 write!(f, "{func}(")?;
                 if *distinct {
                     f.write_str("DISTINCT ")?;
@@ -869,7 +914,11 @@ impl Expr {
                 }
                 DataType::Boolean
             }
-            Expr::Case { operand, when_then, else_expr } => {
+            Expr::Case {
+                operand,
+                when_then,
+                else_expr,
+            } => {
                 if let Some(o) = operand {
                     let ot = o.get_type(schema)?;
                     for (w, _) in when_then {
@@ -882,7 +931,10 @@ impl Expr {
                     for (w, _) in when_then {
                         let wt = w.get_type(schema)?;
                         if !matches!(wt, DataType::Boolean | DataType::Null) {
-                            return Err(RillError::type_mismatch(self, format!("WHEN condition must be boolean, got {wt}")));
+                            return Err(RillError::type_mismatch(
+                                self,
+                                format!("WHEN condition must be boolean, got {wt}"),
+                            ));
                         }
                     }
                 }
@@ -917,15 +969,24 @@ impl Expr {
             Expr::Literal(v) => v.is_null(),
             Expr::Alias { expr, .. } | Expr::Negative(expr) | Expr::Not(expr) => expr.nullable(schema)?,
             Expr::IsNull(_) | Expr::IsNotNull(_) => false,
-            Expr::Binary { op: BinaryOp::IsDistinctFrom | BinaryOp::IsNotDistinctFrom, .. } => false,
+            Expr::Binary {
+                op: BinaryOp::IsDistinctFrom | BinaryOp::IsNotDistinctFrom,
+                ..
+            } => false,
             Expr::Binary { left, right, op } => {
                 // Division may produce NULL only by erroring, so it follows its operands.
                 let _ = op;
                 left.nullable(schema)? || right.nullable(schema)?
             }
-            Expr::AggregateFunction { func: AggregateFunction::Count, .. } => false,
+            Expr::AggregateFunction {
+                func: AggregateFunction::Count,
+                ..
+            } => false,
             Expr::Cast { expr, .. } => expr.nullable(schema)?,
-            Expr::ScalarFunction { func: ScalarFunction::Coalesce, args } => {
+            Expr::ScalarFunction {
+                func: ScalarFunction::Coalesce,
+                args,
+            } => {
                 let mut all = true;
                 for a in args {
                     all &= a.nullable(schema)?;
@@ -938,7 +999,11 @@ impl Expr {
 
     /// The output field of this expression over `schema`.
     pub fn to_field(&self, schema: &PlanSchema) -> Result<FieldRef> {
-        Ok(Arc::new(Field::new(self.output_name(), self.get_type(schema)?, self.nullable(schema)?)))
+        Ok(Arc::new(Field::new(
+            self.output_name(),
+            self.get_type(schema)?,
+            self.nullable(schema)?,
+        )))
     }
 
     /// The direct children.
@@ -956,7 +1021,11 @@ impl Expr {
             Expr::Between { expr, low, high, .. } => vec![expr, low, high],
             Expr::InList { expr, list, .. } => std::iter::once(expr.as_ref()).chain(list).collect(),
             Expr::Like { expr, pattern, .. } => vec![expr, pattern],
-            Expr::Case { operand, when_then, else_expr } => operand
+            Expr::Case {
+                operand,
+                when_then,
+                else_expr,
+            } => operand
                 .as_deref()
                 .into_iter()
                 .chain(when_then.iter().flat_map(|(w, t)| [w, t]))
@@ -977,36 +1046,83 @@ impl Expr {
             Expr::Negative(e) => Expr::Negative(b(e)?),
             Expr::IsNull(e) => Expr::IsNull(b(e)?),
             Expr::IsNotNull(e) => Expr::IsNotNull(b(e)?),
-            Expr::Cast { expr, data_type } => Expr::Cast { expr: b(expr)?, data_type },
-            Expr::TryCast { expr, data_type } => Expr::TryCast { expr: b(expr)?, data_type },
-            Expr::Binary { left, op, right } => Expr::Binary { left: b(left)?, op, right: b(right)? },
-            Expr::Between { expr, negated, low, high } => {
-                Expr::Between { expr: b(expr)?, negated, low: b(low)?, high: b(high)? }
-            }
+            Expr::Cast { expr, data_type } => Expr::Cast {
+                expr: b(expr)?,
+                data_type,
+            },
+            Expr::TryCast { expr, data_type } => Expr::TryCast {
+                expr: b(expr)?,
+                data_type,
+            },
+            Expr::Binary { left, op, right } => Expr::Binary {
+                left: b(left)?,
+                op,
+                right: b(right)?,
+            },
+            Expr::Between {
+                expr,
+                negated,
+                low,
+                high,
+            } => Expr::Between {
+                expr: b(expr)?,
+                negated,
+                low: b(low)?,
+                high: b(high)?,
+            },
             Expr::InList { expr, list, negated } => {
                 let expr = b(expr)?;
                 let list = list.into_iter().map(&mut f).collect::<Result<_>>()?;
                 Expr::InList { expr, list, negated }
             }
-            Expr::Like { expr, pattern, negated, case_insensitive, escape } => {
-                Expr::Like { expr: b(expr)?, pattern: b(pattern)?, negated, case_insensitive, escape }
-            }
-            Expr::Case { operand, when_then, else_expr } => {
+            Expr::Like {
+                expr,
+                pattern,
+                negated,
+                case_insensitive,
+                escape,
+            } => Expr::Like {
+                expr: b(expr)?,
+                pattern: b(pattern)?,
+                negated,
+                case_insensitive,
+                escape,
+            },
+            Expr::Case {
+                operand,
+                when_then,
+                else_expr,
+            } => {
                 let operand = operand.map(&mut b).transpose()?;
                 let when_then = when_then
                     .into_iter()
                     .map(|(w, t)| Ok((f(w)?, f(t)?)))
                     .collect::<Result<Vec<_>>>()?;
                 let else_expr = else_expr.map(|e| Ok::<_, RillError>(Box::new(f(*e)?))).transpose()?;
-                Expr::Case { operand, when_then, else_expr }
+                Expr::Case {
+                    operand,
+                    when_then,
+                    else_expr,
+                }
             }
-            Expr::ScalarFunction { func, args } => {
-                Expr::ScalarFunction { func, args: args.into_iter().map(&mut f).collect::<Result<_>>()? }
-            }
-            Expr::AggregateFunction { func, args, distinct, filter } => {
+            Expr::ScalarFunction { func, args } => Expr::ScalarFunction {
+                func,
+                args: args.into_iter().map(&mut f).collect::<Result<_>>()?,
+            },
+            Expr::AggregateFunction {
+                func,
+                args,
+                distinct,
+                filter,
+            } => {
                 let args = args.into_iter().map(&mut f).collect::<Result<_>>()?;
                 let filter = filter.map(|e| Ok::<_, RillError>(Box::new(f(*e)?))).transpose()?;
-                Expr::AggregateFunction { func, args, distinct, filter }
+                Expr::AggregateFunction {
+                    func,
+                    args,
+                    distinct,
+                    filter,
+                }
             }
         })
     }
@@ -1089,11 +1205,18 @@ impl Expr {
 
     /// `self AS name`.
     pub fn alias(self, name: impl Into<String>) -> Expr {
-        Expr::Alias { expr: Box::new(self.unalias()), name: name.into() }
+        Expr::Alias {
+            expr: Box::new(self.unalias()),
+            name: name.into(),
+        }
     }
 
     fn binary(self, op: BinaryOp, other: Expr) -> Expr {
-        Expr::Binary { left: Box::new(self), op, right: Box::new(other) }
+        Expr::Binary {
+            left: Box::new(self),
+            op,
+            right: Box::new(other),
+        }
     }
 
     /// `self = other`.
@@ -1163,11 +1286,20 @@ impl Expr {
     }
     /// `self BETWEEN low AND high`.
     pub fn between(self, low: Expr, high: Expr) -> Expr {
-        Expr::Between { expr: Box::new(self), negated: false, low: Box::new(low), high: Box::new(high) }
+        Expr::Between {
+            expr: Box::new(self),
+            negated: false,
+            low: Box::new(low),
+            high: Box::new(high),
+        }
     }
     /// `self IN (list)` or `self NOT IN (list)`.
     pub fn in_list(self, list: Vec<Expr>, negated: bool) -> Expr {
-        Expr::InList { expr: Box::new(self), list, negated }
+        Expr::InList {
+            expr: Box::new(self),
+            list,
+            negated,
+        }
     }
     /// `self LIKE pattern`.
     pub fn like(self, pattern: Expr) -> Expr {
@@ -1191,7 +1323,10 @@ impl Expr {
     }
     /// `CAST(self AS data_type)`.
     pub fn cast_to(self, data_type: DataType) -> Expr {
-        Expr::Cast { expr: Box::new(self), data_type }
+        Expr::Cast {
+            expr: Box::new(self),
+            data_type,
+        }
     }
     /// An ascending sort key.
     pub fn sort_asc(self) -> SortExpr {
@@ -1226,7 +1361,12 @@ pub fn call(func: ScalarFunction, args: Vec<Expr>) -> Expr {
 }
 
 fn agg(func: AggregateFunction, arg: Expr) -> Expr {
-    Expr::AggregateFunction { func, args: vec![arg], distinct: false, filter: None }
+    Expr::AggregateFunction {
+        func,
+        args: vec![arg],
+        distinct: false,
+        filter: None,
+    }
 }
 
 /// `count(expr)`.
@@ -1235,11 +1375,21 @@ pub fn count(expr: Expr) -> Expr {
 }
 /// `count(*)`.
 pub fn count_star() -> Expr {
-    Expr::AggregateFunction { func: AggregateFunction::Count, args: vec![], distinct: false, filter: None }
+    Expr::AggregateFunction {
+        func: AggregateFunction::Count,
+        args: vec![],
+        distinct: false,
+        filter: None,
+    }
 }
 /// `count(DISTINCT expr)`.
 pub fn count_distinct(expr: Expr) -> Expr {
-    Expr::AggregateFunction { func: AggregateFunction::Count, args: vec![expr], distinct: true, filter: None }
+    Expr::AggregateFunction {
+        func: AggregateFunction::Count,
+        args: vec![expr],
+        distinct: true,
+        filter: None,
+    }
 }
 /// `sum(expr)`.
 pub fn sum(expr: Expr) -> Expr {
@@ -1261,7 +1411,11 @@ pub fn max(expr: Expr) -> Expr {
 /// Splits a conjunction into its terms: `a AND (b AND c)` → `[a, b, c]`.
 pub fn split_conjunction(expr: &Expr) -> Vec<&Expr> {
     match expr {
-        Expr::Binary { left, op: BinaryOp::And, right } => {
+        Expr::Binary {
+            left,
+            op: BinaryOp::And,
+            right,
+        } => {
             let mut v = split_conjunction(left);
             v.extend(split_conjunction(right));
             v

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use arrow::array::*;
 use arrow::datatypes::*;
 
-use crate::error::{RillError, Result};
+use crate::error::{Result, RillError};
 use crate::internal_err;
 
 /// A single value of an Arrow type. `None` payloads are typed NULLs; [`ScalarValue::Null`] is
@@ -164,7 +164,10 @@ impl ScalarValue {
     pub fn try_from_array(array: &dyn Array, index: usize) -> Result<Self> {
         use arrow::array::AsArray;
         if index >= array.len() {
-            return Err(internal_err!("scalar index {index} out of bounds for array of length {}", array.len()));
+            return Err(internal_err!(
+                "scalar index {index} out of bounds for array of length {}",
+                array.len()
+            ));
         }
         let valid = array.is_valid(index);
         macro_rules! prim {
@@ -191,12 +194,8 @@ impl ScalarValue {
                 *s,
             ),
             DataType::Utf8 => ScalarValue::Utf8(valid.then(|| array.as_string::<i32>().value(index).to_string())),
-            DataType::LargeUtf8 => {
-                ScalarValue::Utf8(valid.then(|| array.as_string::<i64>().value(index).to_string()))
-            }
-            DataType::Utf8View => {
-                ScalarValue::Utf8View(valid.then(|| array.as_string_view().value(index).to_string()))
-            }
+            DataType::LargeUtf8 => ScalarValue::Utf8(valid.then(|| array.as_string::<i64>().value(index).to_string())),
+            DataType::Utf8View => ScalarValue::Utf8View(valid.then(|| array.as_string_view().value(index).to_string())),
             DataType::Date32 => prim!(Date32, Date32Type),
             DataType::Timestamp(unit, tz) => {
                 let v = if valid {
@@ -227,7 +226,10 @@ impl ScalarValue {
             return Ok(self.clone());
         }
         let array = self.to_array(1)?;
-        let options = arrow::compute::CastOptions { safe: false, ..Default::default() };
+        let options = arrow::compute::CastOptions {
+            safe: false,
+            ..Default::default()
+        };
         let cast = arrow::compute::cast_with_options(&array, data_type, &options)
             .map_err(|e| RillError::arrow(format!("CAST({self} AS {data_type})"), e))?;
         Self::try_from_array(cast.as_ref(), 0)

@@ -33,19 +33,28 @@ impl std::hash::Hash for PlanSchema {
 impl PlanSchema {
     /// A schema with no fields.
     pub fn empty() -> Self {
-        PlanSchema { arrow: Arc::new(Schema::empty()), qualifiers: vec![] }
+        PlanSchema {
+            arrow: Arc::new(Schema::empty()),
+            qualifiers: vec![],
+        }
     }
 
     /// All fields qualified by `qualifier` (or none).
     pub fn from_arrow(qualifier: Option<&str>, schema: SchemaRef) -> Self {
         let qualifiers = vec![qualifier.map(str::to_string); schema.fields().len()];
-        PlanSchema { arrow: schema, qualifiers }
+        PlanSchema {
+            arrow: schema,
+            qualifiers,
+        }
     }
 
     /// A schema from `(qualifier, field)` pairs.
     pub fn new(fields: Vec<(Option<String>, FieldRef)>) -> Self {
         let (qualifiers, fields): (Vec<_>, Vec<_>) = fields.into_iter().unzip();
-        PlanSchema { arrow: Arc::new(Schema::new(fields)), qualifiers }
+        PlanSchema {
+            arrow: Arc::new(Schema::new(fields)),
+            qualifiers,
+        }
     }
 
     /// The Arrow schema.
@@ -80,12 +89,18 @@ impl PlanSchema {
 
     /// `(qualifier, field)` pairs.
     pub fn iter(&self) -> impl Iterator<Item = (Option<&str>, &FieldRef)> {
-        self.qualifiers.iter().map(|q| q.as_deref()).zip(self.arrow.fields().iter())
+        self.qualifiers
+            .iter()
+            .map(|q| q.as_deref())
+            .zip(self.arrow.fields().iter())
     }
 
     /// The column that refers to field `i`, qualified if the field is.
     pub fn column(&self, i: usize) -> Column {
-        Column { relation: self.qualifiers[i].clone(), name: self.arrow.field(i).name().clone() }
+        Column {
+            relation: self.qualifiers[i].clone(),
+            name: self.arrow.field(i).name().clone(),
+        }
     }
 
     /// All columns, in order.
@@ -95,12 +110,18 @@ impl PlanSchema {
 
     /// The same fields, all qualified by `qualifier`.
     pub fn requalify(&self, qualifier: &str) -> Self {
-        PlanSchema { arrow: Arc::clone(&self.arrow), qualifiers: vec![Some(qualifier.to_string()); self.len()] }
+        PlanSchema {
+            arrow: Arc::clone(&self.arrow),
+            qualifiers: vec![Some(qualifier.to_string()); self.len()],
+        }
     }
 
     /// This schema's fields followed by `other`'s (a join's output).
     pub fn join(&self, other: &PlanSchema) -> Self {
-        let fields = self.iter().chain(other.iter()).map(|(q, f)| (q.map(str::to_string), Arc::clone(f)));
+        let fields = self
+            .iter()
+            .chain(other.iter())
+            .map(|(q, f)| (q.map(str::to_string), Arc::clone(f)));
         PlanSchema::new(fields.collect())
     }
 
@@ -207,8 +228,14 @@ mod tests {
             (Some("u".into()), Arc::new(Field::new("B", DataType::Int32, false))),
         ]);
         assert_eq!(s.index_of(&Column::from_qualified_name("u.a")).ok(), Some(1));
-        assert!(matches!(s.index_of(&Column::new_unqualified("a")), Err(RillError::AmbiguousColumn { .. })));
+        assert!(matches!(
+            s.index_of(&Column::new_unqualified("a")),
+            Err(RillError::AmbiguousColumn { .. })
+        ));
         assert_eq!(s.index_of(&Column::new_unqualified("b")).ok(), Some(2));
-        assert!(matches!(s.index_of(&Column::new_unqualified("z")), Err(RillError::ColumnNotFound { .. })));
+        assert!(matches!(
+            s.index_of(&Column::new_unqualified("z")),
+            Err(RillError::ColumnNotFound { .. })
+        ));
     }
 }

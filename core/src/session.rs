@@ -33,7 +33,9 @@ pub struct ExecutionEnvironment {
 
 impl std::fmt::Debug for ExecutionEnvironment {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ExecutionEnvironment").field("executor", &self.inner.executor).finish()
+        f.debug_struct("ExecutionEnvironment")
+            .field("executor", &self.inner.executor)
+            .finish()
     }
 }
 
@@ -144,7 +146,10 @@ impl ExecutionEnvironment {
 
     /// A data set over a plan built elsewhere.
     pub fn dataset(&self, plan: Arc<LogicalPlan>) -> Result<DataSet> {
-        Ok(DataSet { env: self.clone(), plan })
+        Ok(DataSet {
+            env: self.clone(),
+            plan,
+        })
     }
 
     /// Runs the optimizer over `plan` (unless disabled in the settings).
@@ -154,7 +159,10 @@ impl ExecutionEnvironment {
             return Ok(plan);
         }
         let evaluator = ExecutorEvaluator(self.inner.executor.as_ref());
-        let ctx = OptimizerContext { evaluator: &evaluator, config: &config };
+        let ctx = OptimizerContext {
+            evaluator: &evaluator,
+            config: &config,
+        };
         self.inner.optimizer.optimize(plan, &ctx)
     }
 
@@ -187,7 +195,10 @@ impl ExecutionEnvironment {
 
 fn mem_table(batches: Vec<RecordBatch>) -> Result<MemTable> {
     let Some(first) = batches.first() else {
-        return Err(RillError::invalid_argument("from_batches", "at least one batch is needed to know the schema"));
+        return Err(RillError::invalid_argument(
+            "from_batches",
+            "at least one batch is needed to know the schema",
+        ));
     };
     let schema = first.schema();
     MemTable::try_new(schema, batches.into_iter().map(|b| vec![b]).collect())
@@ -195,7 +206,10 @@ fn mem_table(batches: Vec<RecordBatch>) -> Result<MemTable> {
 
 /// A table name derived from a path: the file stem, or `files` for globs and odd names.
 fn table_name_of(location: &str) -> String {
-    let stem = std::path::Path::new(location).file_stem().and_then(|s| s.to_str()).unwrap_or("files");
+    let stem = std::path::Path::new(location)
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("files");
     if stem.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') && !stem.is_empty() {
         stem.to_string()
     } else {
@@ -215,7 +229,10 @@ pub struct DataSet {
 
 impl DataSet {
     fn with(&self, b: LogicalPlanBuilder) -> DataSet {
-        DataSet { env: self.env.clone(), plan: b.build() }
+        DataSet {
+            env: self.env.clone(),
+            plan: b.build(),
+        }
     }
 
     fn builder(&self) -> LogicalPlanBuilder {
@@ -277,20 +294,40 @@ impl DataSet {
     }
 
     /// Joins with `right` where `left_keys[i] = right_keys[i]` (column names).
-    pub fn join(&self, right: &DataSet, join_type: JoinType, left_keys: &[&str], right_keys: &[&str]) -> Result<DataSet> {
+    pub fn join(
+        &self,
+        right: &DataSet,
+        join_type: JoinType,
+        left_keys: &[&str],
+        right_keys: &[&str],
+    ) -> Result<DataSet> {
         if left_keys.len() != right_keys.len() {
-            return Err(RillError::invalid_argument("join", "left and right key lists differ in length"));
+            return Err(RillError::invalid_argument(
+                "join",
+                "left and right key lists differ in length",
+            ));
         }
         let on = left_keys
             .iter()
             .zip(right_keys)
-            .map(|(l, r)| (Expr::Column(Column::from_qualified_name(l)), Expr::Column(Column::from_qualified_name(r))))
+            .map(|(l, r)| {
+                (
+                    Expr::Column(Column::from_qualified_name(l)),
+                    Expr::Column(Column::from_qualified_name(r)),
+                )
+            })
             .collect();
         self.join_on(right, join_type, on, None)
     }
 
     /// Joins on expression pairs plus an optional residual filter.
-    pub fn join_on(&self, right: &DataSet, join_type: JoinType, on: Vec<(Expr, Expr)>, filter: Option<Expr>) -> Result<DataSet> {
+    pub fn join_on(
+        &self,
+        right: &DataSet,
+        join_type: JoinType,
+        on: Vec<(Expr, Expr)>,
+        filter: Option<Expr>,
+    ) -> Result<DataSet> {
         Ok(self.with(self.builder().join(Arc::clone(&right.plan), join_type, on, filter)?))
     }
 
@@ -334,10 +371,16 @@ impl DataSet {
     {
         let plan = LogicalPlan::MapBatches {
             input: Arc::clone(&self.plan),
-            func: BatchFunction { name: name.to_string(), func: Arc::new(f) },
+            func: BatchFunction {
+                name: name.to_string(),
+                func: Arc::new(f),
+            },
             schema: Arc::new(PlanSchema::from_arrow(None, schema)),
         };
-        Ok(DataSet { env: self.env.clone(), plan: Arc::new(plan) })
+        Ok(DataSet {
+            env: self.env.clone(),
+            plan: Arc::new(plan),
+        })
     }
 
     /// Runs the job and returns all result batches.
@@ -381,7 +424,9 @@ impl DataSet {
 
     fn write(&self, format: FileFormat, path: &str) -> Result<u64> {
         let optimized = self.env.optimize(Arc::clone(&self.plan))?;
-        self.env.executor().write_files(optimized, format, path, &self.env.config())
+        self.env
+            .executor()
+            .write_files(optimized, format, path, &self.env.config())
     }
 
     /// The EXPLAIN text (logical, optimized and physical plans); with `analyze`, runs the job

@@ -45,7 +45,10 @@ pub struct WatermarkTracker {
 impl WatermarkTracker {
     /// A tracker over `n` inputs, none of which has reported yet.
     pub fn new(n: usize) -> Self {
-        WatermarkTracker { inputs: vec![None; n], current: None }
+        WatermarkTracker {
+            inputs: vec![None; n],
+            current: None,
+        }
     }
 
     /// The combined watermark, if every input has reported.

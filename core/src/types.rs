@@ -144,9 +144,7 @@ pub fn comparison_coercion(l: &DataType, r: &DataType) -> Option<DataType> {
     }
     match (l, r) {
         (DataType::Null, other) | (other, DataType::Null) => Some(other.clone()),
-        (DataType::Dictionary(_, v), other) | (other, DataType::Dictionary(_, v)) => {
-            comparison_coercion(v, other)
-        }
+        (DataType::Dictionary(_, v), other) | (other, DataType::Dictionary(_, v)) => comparison_coercion(v, other),
         _ if is_numeric(l) && is_numeric(r) => numeric_coercion(l, r),
         (DataType::Utf8View, DataType::Utf8View) => Some(DataType::Utf8View),
         _ if is_string(l) && is_string(r) => Some(
@@ -263,9 +261,7 @@ fn arithmetic_signature(op: BinaryOp, l: &DataType, r: &DataType) -> Option<Bina
         (Plus | Minus, DataType::Date32, t) if t.is_integer() => {
             return sig(DataType::Date32, DataType::Int32, DataType::Date32)
         }
-        (Minus, DataType::Date32, DataType::Date32) => {
-            return sig(DataType::Date32, DataType::Date32, DataType::Int32)
-        }
+        (Minus, DataType::Date32, DataType::Date32) => return sig(DataType::Date32, DataType::Date32, DataType::Int32),
         (Plus | Minus, DataType::Interval(_), DataType::Interval(_)) => {
             return sig(interval.clone(), interval.clone(), interval)
         }
@@ -355,8 +351,17 @@ mod tests {
 
     #[test]
     fn mixed_integers() {
-        assert_eq!(numeric_coercion(&DataType::UInt32, &DataType::Int8), Some(DataType::Int64));
-        assert_eq!(numeric_coercion(&DataType::UInt8, &DataType::Int8), Some(DataType::Int16));
-        assert_eq!(numeric_coercion(&DataType::Float32, &DataType::Int64), Some(DataType::Float64));
+        assert_eq!(
+            numeric_coercion(&DataType::UInt32, &DataType::Int8),
+            Some(DataType::Int64)
+        );
+        assert_eq!(
+            numeric_coercion(&DataType::UInt8, &DataType::Int8),
+            Some(DataType::Int16)
+        );
+        assert_eq!(
+            numeric_coercion(&DataType::Float32, &DataType::Int64),
+            Some(DataType::Float64)
+        );
     }
 }

@@ -112,9 +112,10 @@ impl ExecError {
             ExecError::Internal { .. } => ErrorKind::Internal,
             ExecError::Cancelled => ErrorKind::User,
             ExecError::Task { source, .. } => source.kind(),
-            ExecError::Arrow { source: ArrowError::IoError(..) | ArrowError::MemoryError(..), .. } => {
-                ErrorKind::External
-            }
+            ExecError::Arrow {
+                source: ArrowError::IoError(..) | ArrowError::MemoryError(..),
+                ..
+            } => ErrorKind::External,
             _ => ErrorKind::User,
         }
     }
@@ -133,11 +134,18 @@ impl ExecError {
     pub fn arrow(context: impl Into<String>, source: ArrowError) -> Self {
         let context = context.into();
         match &source {
-            ArrowError::DivideByZero => ExecError::Arithmetic { failure: ArithmeticFailure::DivisionByZero, context },
-            ArrowError::ArithmeticOverflow(_) => ExecError::Arithmetic { failure: ArithmeticFailure::Overflow, context },
-            ArrowError::ComputeError(m) if m.contains("Overflow") || m.contains("overflow") => {
-                ExecError::Arithmetic { failure: ArithmeticFailure::Overflow, context }
-            }
+            ArrowError::DivideByZero => ExecError::Arithmetic {
+                failure: ArithmeticFailure::DivisionByZero,
+                context,
+            },
+            ArrowError::ArithmeticOverflow(_) => ExecError::Arithmetic {
+                failure: ArithmeticFailure::Overflow,
+                context,
+            },
+            ArrowError::ComputeError(m) if m.contains("Overflow") || m.contains("overflow") => ExecError::Arithmetic {
+                failure: ArithmeticFailure::Overflow,
+                context,
+            },
             _ => ExecError::Arrow { context, source },
         }
     }
@@ -166,7 +174,11 @@ impl From<ExecError> for RillError {
             other => {
                 let kind = other.kind();
                 let retryable = other.is_retryable();
-                RillError::Execution { kind, retryable, source: Box::new(other) }
+                RillError::Execution {
+                    kind,
+                    retryable,
+                    source: Box::new(other),
+                }
             }
         }
     }

@@ -71,7 +71,11 @@ impl OperatorContext {
     /// A context for subtask `subtask` of `parallelism`.
     pub fn new(vertex: &str, subtask: usize, parallelism: usize, batch_size: usize) -> Self {
         OperatorContext {
-            task: TaskInfo { vertex: vertex.to_string(), subtask, parallelism },
+            task: TaskInfo {
+                vertex: vertex.to_string(),
+                subtask,
+                parallelism,
+            },
             batch_size,
             input_channel: 0,
             metrics: OperatorMetrics::default(),
@@ -139,7 +143,13 @@ pub enum InputOrder {
 /// Any error fails the task, and with it the job (a restart strategy may rerun it).
 pub trait Operator: Send {
     /// Processes one batch from input `input` (0 for single-input operators).
-    fn process_batch(&mut self, input: usize, batch: RecordBatch, ctx: &mut OperatorContext, out: &mut Output) -> Result<()>;
+    fn process_batch(
+        &mut self,
+        input: usize,
+        batch: RecordBatch,
+        ctx: &mut OperatorContext,
+        out: &mut Output,
+    ) -> Result<()>;
 
     /// The combined watermark (minimum over inputs) advanced. Default: forward it.
     fn on_watermark(&mut self, wm: Watermark, _ctx: &mut OperatorContext, out: &mut Output) -> Result<()> {

@@ -74,7 +74,10 @@ pub struct PhysicalSortExpr {
 impl PhysicalSortExpr {
     /// Arrow sort options for this key.
     pub fn options(&self) -> arrow::compute::SortOptions {
-        arrow::compute::SortOptions { descending: !self.asc, nulls_first: self.nulls_first }
+        arrow::compute::SortOptions {
+            descending: !self.asc,
+            nulls_first: self.nulls_first,
+        }
     }
 }
 
@@ -85,7 +88,11 @@ impl Display for PhysicalSortExpr {
             "{} {}{}",
             self.expr,
             if self.asc { "ASC" } else { "DESC" },
-            if self.nulls_first { " NULLS FIRST" } else { " NULLS LAST" }
+            if self.nulls_first {
+                " NULLS FIRST"
+            } else {
+                " NULLS LAST"
+            }
         )
     }
 }
@@ -117,16 +124,28 @@ pub struct ColumnExpr {
 impl ColumnExpr {
     /// Column `index` named `name`, of the given type.
     pub fn new(name: impl Into<String>, index: usize, data_type: DataType, nullable: bool) -> Self {
-        ColumnExpr { name: name.into(), index, data_type, nullable }
+        ColumnExpr {
+            name: name.into(),
+            index,
+            data_type,
+            nullable,
+        }
     }
 
     /// Column `index` of `schema`.
     pub fn from_schema(schema: &arrow::datatypes::Schema, index: usize) -> Result<Arc<dyn PhysicalExpr>> {
         if index >= schema.fields().len() {
-            return Err(ExecError::Internal { message: format!("column index {index} out of range") });
+            return Err(ExecError::Internal {
+                message: format!("column index {index} out of range"),
+            });
         }
         let f = schema.field(index);
-        Ok(Arc::new(ColumnExpr::new(f.name().clone(), index, f.data_type().clone(), f.is_nullable())))
+        Ok(Arc::new(ColumnExpr::new(
+            f.name().clone(),
+            index,
+            f.data_type().clone(),
+            f.is_nullable(),
+        )))
     }
 
     /// The column index.
@@ -158,7 +177,10 @@ impl PhysicalExpr for ColumnExpr {
     fn evaluate(&self, batch: &RecordBatch) -> Result<ColumnarValue> {
         if self.index >= batch.num_columns() {
             return Err(ExecError::Internal {
-                message: format!("column {self} out of range for a batch of {} columns", batch.num_columns()),
+                message: format!(
+                    "column {self} out of range for a batch of {} columns",
+                    batch.num_columns()
+                ),
             });
         }
         Ok(ColumnarValue::Array(Arc::clone(batch.column(self.index))))

@@ -91,7 +91,11 @@ impl ExchangeExec {
             Partitioning::Forward => input.parallelism(),
             _ => parallelism.max(1),
         };
-        ExchangeExec { input, partitioning, parallelism }
+        ExchangeExec {
+            input,
+            partitioning,
+            parallelism,
+        }
     }
 
     /// The routing.
@@ -123,11 +127,18 @@ impl ExecutionPlan for ExchangeExec {
     }
 
     fn describe(&self) -> String {
-        format!("partitioning={}, {} -> {}", self.partitioning, self.input.parallelism(), self.parallelism)
+        format!(
+            "partitioning={}, {} -> {}",
+            self.partitioning,
+            self.input.parallelism(),
+            self.parallelism
+        )
     }
 
     fn instantiate(&self, _subtask: usize) -> Result<Instance> {
-        Err(ExecError::Internal { message: "an exchange has no operator; the job graph replaces it by channels".into() })
+        Err(ExecError::Internal {
+            message: "an exchange has no operator; the job graph replaces it by channels".into(),
+        })
     }
 
     fn as_any(&self) -> &dyn Any {

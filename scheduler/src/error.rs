@@ -47,7 +47,11 @@ impl From<SchedulerError> for RillError {
             SchedulerError::Exec(inner) => inner.into(),
             other => {
                 let kind = other.kind();
-                RillError::Execution { kind, retryable: false, source: Box::new(other) }
+                RillError::Execution {
+                    kind,
+                    retryable: false,
+                    source: Box::new(other),
+                }
             }
         }
     }

@@ -25,11 +25,17 @@ pub struct LocalExecutor {
 impl LocalExecutor {
     /// An executor with `slots` worker threads (started on first use).
     pub fn new(slots: usize) -> Self {
-        LocalExecutor { slots: slots.max(1), cluster: OnceLock::new() }
+        LocalExecutor {
+            slots: slots.max(1),
+            cluster: OnceLock::new(),
+        }
     }
 
     fn cluster(&self) -> CoreResult<&MiniCluster> {
-        match self.cluster.get_or_init(|| MiniCluster::new(self.slots).map_err(|e| e.to_string())) {
+        match self
+            .cluster
+            .get_or_init(|| MiniCluster::new(self.slots).map_err(|e| e.to_string()))
+        {
             Ok(c) => Ok(c),
             Err(message) => Err(rill_core::internal_err!("cannot start the mini-cluster: {message}")),
         }
@@ -40,7 +46,9 @@ impl LocalExecutor {
     }
 
     fn run(&self, physical: &Arc<dyn ExecutionPlan>, config: &SessionConfig) -> CoreResult<crate::RunningJob> {
-        Ok(self.cluster()?.submit(physical, config.batch_size, config.channel_capacity)?)
+        Ok(self
+            .cluster()?
+            .submit(physical, config.batch_size, config.channel_capacity)?)
     }
 }
 
@@ -71,11 +79,22 @@ impl Executor for LocalExecutor {
         Ok(text)
     }
 
-    fn open_files(&self, format: FileFormat, location: &str, options: &ReadOptions) -> CoreResult<Arc<dyn TableSource>> {
+    fn open_files(
+        &self,
+        format: FileFormat,
+        location: &str,
+        options: &ReadOptions,
+    ) -> CoreResult<Arc<dyn TableSource>> {
         Ok(datasource::open_files(format, location, options)?)
     }
 
-    fn write_files(&self, plan: Arc<LogicalPlan>, format: FileFormat, path: &str, config: &SessionConfig) -> CoreResult<u64> {
+    fn write_files(
+        &self,
+        plan: Arc<LogicalPlan>,
+        format: FileFormat,
+        path: &str,
+        config: &SessionConfig,
+    ) -> CoreResult<u64> {
         let physical = self.physical(&plan, config)?;
         let mut sink = FileSink::try_new(format, path, physical.schema())?;
         for batch in self.run(&physical, config)? {
@@ -99,7 +118,15 @@ fn render_with_metrics(plan: &Arc<dyn ExecutionPlan>, metrics: &JobMetrics) -> S
         metrics: &JobMetrics,
         out: &mut String,
     ) {
-        let _ = write!(out, "{:indent$}{}: {} [parallelism={}]", "", p.name(), p.describe(), p.parallelism(), indent = depth * 2);
+        let _ = write!(
+            out,
+            "{:indent$}{}: {} [parallelism={}]",
+            "",
+            p.name(),
+            p.describe(),
+            p.parallelism(),
+            indent = depth * 2
+        );
         if let Some(m) = ids.get(&node_key(p)).and_then(|id| metrics.get(id)) {
             let _ = write!(
                 out,

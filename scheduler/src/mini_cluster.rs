@@ -58,13 +58,21 @@ impl MiniCluster {
     }
 
     /// Deploys every subtask of the job and returns the handle that yields its results.
-    pub fn submit(&self, plan: &Arc<dyn ExecutionPlan>, batch_size: usize, channel_capacity: usize) -> Result<RunningJob> {
+    pub fn submit(
+        &self,
+        plan: &Arc<dyn ExecutionPlan>,
+        batch_size: usize,
+        channel_capacity: usize,
+    ) -> Result<RunningJob> {
         let graph = JobGraph::try_new(plan)?;
         let capacity = channel_capacity.max(1);
         let n = graph.vertices.len();
         // For each vertex: per subtask, its input channels and its output senders.
-        let mut inputs: Vec<Vec<Vec<InputChannel>>> =
-            graph.vertices.iter().map(|v| (0..v.parallelism).map(|_| Vec::new()).collect()).collect();
+        let mut inputs: Vec<Vec<Vec<InputChannel>>> = graph
+            .vertices
+            .iter()
+            .map(|v| (0..v.parallelism).map(|_| Vec::new()).collect())
+            .collect();
         let mut outputs: Vec<Option<Vec<OutputWriter>>> = (0..n).map(|_| None).collect();
         for v in &graph.vertices {
             for (port, edge) in v.inputs.iter().enumerate() {
@@ -74,7 +82,10 @@ impl MiniCluster {
                     for s in 0..up.parallelism {
                         let (tx, rx) = mpsc::channel(capacity);
                         inputs[v.id][s].push(InputChannel { port, channel: 0, rx });
-                        writers.push(OutputWriter::new(Partitioner::new(Partitioning::Single, 1, s), vec![tx]));
+                        writers.push(OutputWriter::new(
+                            Partitioner::new(Partitioning::Single, 1, s),
+                            vec![tx],
+                        ));
                     }
                 } else {
                     let mut senders: Vec<Vec<mpsc::Sender<StreamElement>>> =
@@ -230,7 +241,9 @@ impl RunningJob {
             }
             None => match self.outcome.lock().ok().and_then(|mut s| s.take()) {
                 Some(o) => o,
-                None => Err(ExecError::Internal { message: "job outcome read twice".into() }),
+                None => Err(ExecError::Internal {
+                    message: "job outcome read twice".into(),
+                }),
             },
         }
     }

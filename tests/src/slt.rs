@@ -17,8 +17,14 @@ pub struct RillDb {
 impl RillDb {
     /// A fresh session with `partitions` parallel subtasks per operator.
     pub fn new(partitions: usize) -> Self {
-        let config = rill_core::SessionConfig { target_partitions: partitions, batch_size: 1024, ..Default::default() };
-        RillDb { env: rill_scheduler::local_environment_with(config) }
+        let config = rill_core::SessionConfig {
+            target_partitions: partitions,
+            batch_size: 1024,
+            ..Default::default()
+        };
+        RillDb {
+            env: rill_scheduler::local_environment_with(config),
+        }
     }
 
     /// The session's environment.
@@ -78,7 +84,11 @@ impl sqllogictest::DB for RillDb {
                     rows: text.lines().map(|l| vec![l.to_string()]).collect(),
                 },
                 StatementOutput::Done(message) => {
-                    let n = message.split_whitespace().last().and_then(|w| w.parse().ok()).unwrap_or(0);
+                    let n = message
+                        .split_whitespace()
+                        .last()
+                        .and_then(|w| w.parse().ok())
+                        .unwrap_or(0);
                     DBOutput::StatementComplete(n)
                 }
             };

@@ -65,10 +65,16 @@ impl LogicalPlanBuilder {
             Some(p) => {
                 for &i in p {
                     if i >= schema.fields().len() {
-                        return Err(crate::internal_err!("projection index {i} out of range for table {name}"));
+                        return Err(crate::internal_err!(
+                            "projection index {i} out of range for table {name}"
+                        ));
                     }
                 }
-                Arc::new(schema.project(p).map_err(|e| RillError::arrow("projecting a scan", e))?)
+                Arc::new(
+                    schema
+                        .project(p)
+                        .map_err(|e| RillError::arrow("projecting a scan", e))?,
+                )
             }
             None => Arc::clone(&schema),
         };
@@ -117,12 +123,18 @@ impl LogicalPlanBuilder {
                     .collect::<Result<Vec<_>>>()
             })
             .collect::<Result<Vec<_>>>()?;
-        Ok(Self::from(LogicalPlan::Values { schema: Arc::new(schema), values }))
+        Ok(Self::from(LogicalPlan::Values {
+            schema: Arc::new(schema),
+            values,
+        }))
     }
 
     /// No rows (`produce_one_row` false) or a single empty row (`SELECT 1` with no FROM).
     pub fn empty(produce_one_row: bool) -> Self {
-        Self::from(LogicalPlan::EmptyRelation { produce_one_row, schema: Arc::new(PlanSchema::empty()) })
+        Self::from(LogicalPlan::EmptyRelation {
+            produce_one_row,
+            schema: Arc::new(PlanSchema::empty()),
+        })
     }
 
     /// Expands `*` / `t.*` in `exprs` into the input's columns.
@@ -157,7 +169,9 @@ impl LogicalPlanBuilder {
         let mut coerced = Vec::with_capacity(exprs.len());
         for e in exprs {
             if e.contains_aggregate() {
-                return Err(RillError::invalid_plan(format!("aggregate {e} is not allowed in a projection")));
+                return Err(RillError::invalid_plan(format!(
+                    "aggregate {e} is not allowed in a projection"
+                )));
             }
             let e = coerce(e, input_schema)?;
             fields.push((e.output_qualifier(), e.to_field(input_schema)?));
@@ -165,7 +179,11 @@ impl LogicalPlanBuilder {
         }
         let schema = PlanSchema::new(fields);
         check_unique_names(&schema)?;
-        Ok(Self::from(LogicalPlan::Projection { input: self.plan, exprs: coerced, schema: Arc::new(schema) }))
+        Ok(Self::from(LogicalPlan::Projection {
+            input: self.plan,
+            exprs: coerced,
+            schema: Arc::new(schema),
+        }))
     }
 
     /// `WHERE predicate`.
@@ -173,9 +191,15 @@ impl LogicalPlanBuilder {
         let predicate = coerce(predicate, self.schema())?;
         let t = predicate.get_type(self.schema())?;
         if !matches!(t, DataType::Boolean | DataType::Null) {
-            return Err(RillError::type_mismatch(&predicate, format!("a filter must be boolean, got {t}")));
+            return Err(RillError::type_mismatch(
+                &predicate,
+                format!("a filter must be boolean, got {t}"),
+            ));
         }
-        Ok(Self::from(LogicalPlan::Filter { input: self.plan, predicate }))
+        Ok(Self::from(LogicalPlan::Filter {
+            input: self.plan,
+            predicate,
+        }))
     }
 
     /// `GROUP BY group_expr` computing `aggr_expr`.
@@ -185,7 +209,9 @@ impl LogicalPlanBuilder {
         let mut groups = Vec::new();
         for g in group_expr {
             if g.contains_aggregate() {
-                return Err(RillError::invalid_plan(format!("aggregate {g} is not allowed in GROUP BY")));
+                return Err(RillError::invalid_plan(format!(
+                    "aggregate {g} is not allowed in GROUP BY"
+                )));
             }
             let g = coerce(g, input_schema)?;
             fields.push((g.output_qualifier(), g.to_field(input_schema)?));
@@ -201,7 +227,9 @@ impl LogicalPlanBuilder {
                 return Err(RillError::invalid_plan(format!("{a} is not an aggregate call")));
             };
             if args.iter().chain(filter.as_deref()).any(Expr::contains_aggregate) {
-                return Err(RillError::invalid_plan(format!("aggregate calls cannot be nested: {a}")));
+                return Err(RillError::invalid_plan(format!(
+                    "aggregate calls cannot be nested: {a}"
+                )));
             }
             let a = coerce(a, input_schema)?;
             fields.push((None, a.to_field(input_schema)?));
@@ -217,7 +245,13 @@ impl LogicalPlanBuilder {
     }
 
     /// Joins with `right` on equi-key pairs and an optional residual filter.
-    pub fn join(self, right: Arc<LogicalPlan>, join_type: JoinType, on: Vec<(Expr, Expr)>, filter: Option<Expr>) -> Result<Self> {
+    pub fn join(
+        self,
+        right: Arc<LogicalPlan>,
+        join_type: JoinType,
+        on: Vec<(Expr, Expr)>,
+        filter: Option<Expr>,
+    ) -> Result<Self> {
         let left_schema = self.schema().clone();
         let right_schema = right.schema().as_ref().clone();
         let mut keys = Vec::with_capacity(on.len());
@@ -229,7 +263,10 @@ impl LogicalPlanBuilder {
             let t = types::comparison_coercion(&lt, &rt).ok_or_else(|| {
                 RillError::type_mismatch(format!("join key {l} = {r}"), format!("cannot compare {lt} and {rt}"))
             })?;
-            keys.push((cast_if_needed(l, &t, &left_schema)?, cast_if_needed(r, &t, &right_schema)?));
+            keys.push((
+                cast_if_needed(l, &t, &left_schema)?,
+                cast_if_needed(r, &t, &right_schema)?,
+            ));
         }
         let schema = join_schema(&left_schema, &right_schema, join_type);
         let full = left_schema.join(&right_schema);
@@ -238,7 +275,10 @@ impl LogicalPlanBuilder {
                 let f = coerce(f, &full)?;
                 let t = f.get_type(&full)?;
                 if !matches!(t, DataType::Boolean | DataType::Null) {
-                    return Err(RillError::type_mismatch(&f, format!("a join condition must be boolean, got {t}")));
+                    return Err(RillError::type_mismatch(
+                        &f,
+                        format!("a join condition must be boolean, got {t}"),
+                    ));
                 }
                 Ok(f)
             })
@@ -263,14 +303,27 @@ impl LogicalPlanBuilder {
         let schema = self.schema();
         let exprs = exprs
             .into_iter()
-            .map(|s| Ok(SortExpr { expr: coerce(s.expr, schema)?, ..s }))
+            .map(|s| {
+                Ok(SortExpr {
+                    expr: coerce(s.expr, schema)?,
+                    ..s
+                })
+            })
             .collect::<Result<Vec<_>>>()?;
-        Ok(Self::from(LogicalPlan::Sort { input: self.plan, exprs, fetch: None }))
+        Ok(Self::from(LogicalPlan::Sort {
+            input: self.plan,
+            exprs,
+            fetch: None,
+        }))
     }
 
     /// `OFFSET skip LIMIT fetch`.
     pub fn limit(self, skip: usize, fetch: Option<usize>) -> Result<Self> {
-        Ok(Self::from(LogicalPlan::Limit { input: self.plan, skip, fetch }))
+        Ok(Self::from(LogicalPlan::Limit {
+            input: self.plan,
+            skip,
+            fetch,
+        }))
     }
 
     /// `UNION ALL` with `other`; columns are matched by position and coerced to common types.
@@ -290,10 +343,18 @@ impl LogicalPlanBuilder {
             let t = types::comparison_coercion(lf.data_type(), rf.data_type()).ok_or_else(|| {
                 RillError::type_mismatch(
                     "UNION",
-                    format!("column {} has types {} and {}", lf.name(), lf.data_type(), rf.data_type()),
+                    format!(
+                        "column {} has types {} and {}",
+                        lf.name(),
+                        lf.data_type(),
+                        rf.data_type()
+                    ),
                 )
             })?;
-            fields.push((None, Arc::new(Field::new(lf.name(), t, lf.is_nullable() || rf.is_nullable()))));
+            fields.push((
+                None,
+                Arc::new(Field::new(lf.name(), t, lf.is_nullable() || rf.is_nullable())),
+            ));
         }
         let schema = Arc::new(PlanSchema::new(fields));
         let mut inputs = vec![];
@@ -319,7 +380,11 @@ impl LogicalPlanBuilder {
     /// `<plan> AS alias`.
     pub fn alias(self, alias: &str) -> Result<Self> {
         let schema = Arc::new(self.schema().requalify(alias));
-        Ok(Self::from(LogicalPlan::SubqueryAlias { input: self.plan, alias: alias.to_string(), schema }))
+        Ok(Self::from(LogicalPlan::SubqueryAlias {
+            input: self.plan,
+            alias: alias.to_string(),
+            schema,
+        }))
     }
 
     /// Renames the output columns (derived-table column lists, `AS t(a, b)`).
@@ -360,7 +425,11 @@ pub fn join_schema(left: &PlanSchema, right: &PlanSchema, join_type: JoinType) -
 /// Casts (and renames) `plan`'s columns to `schema`'s types if they differ.
 fn conform(plan: Arc<LogicalPlan>, schema: &PlanSchema) -> Result<Arc<LogicalPlan>> {
     let ps = plan.schema().as_ref().clone();
-    let same = ps.fields().iter().zip(schema.fields()).all(|(a, b)| a.data_type() == b.data_type());
+    let same = ps
+        .fields()
+        .iter()
+        .zip(schema.fields())
+        .all(|(a, b)| a.data_type() == b.data_type());
     if same {
         return Ok(plan);
     }

@@ -29,10 +29,14 @@ pub(crate) fn node_line(plan: &LogicalPlan) -> String {
         }
         LogicalPlan::Projection { exprs, .. } => format!("Projection: {}", list(exprs)),
         LogicalPlan::Filter { predicate, .. } => format!("Filter: {predicate}"),
-        LogicalPlan::Aggregate { group_expr, aggr_expr, .. } => {
+        LogicalPlan::Aggregate {
+            group_expr, aggr_expr, ..
+        } => {
             format!("Aggregate: groupBy=[{}], aggr=[{}]", list(group_expr), list(aggr_expr))
         }
-        LogicalPlan::Join { join_type, on, filter, .. } => {
+        LogicalPlan::Join {
+            join_type, on, filter, ..
+        } => {
             let mut line = if on.is_empty() && filter.is_none() && *join_type == super::JoinType::Inner {
                 "CrossJoin:".to_string()
             } else {
@@ -58,8 +62,16 @@ pub(crate) fn node_line(plan: &LogicalPlan) -> String {
         LogicalPlan::Union { .. } => "Union".to_string(),
         LogicalPlan::Distinct { .. } => "Distinct".to_string(),
         LogicalPlan::Values { values, .. } => {
-            let rows: Vec<String> = values.iter().take(5).map(|r| format!("({})", list::<Expr>(r))).collect();
-            let more = if values.len() > 5 { format!(", ... {} rows", values.len()) } else { String::new() };
+            let rows: Vec<String> = values
+                .iter()
+                .take(5)
+                .map(|r| format!("({})", list::<Expr>(r)))
+                .collect();
+            let more = if values.len() > 5 {
+                format!(", ... {} rows", values.len())
+            } else {
+                String::new()
+            };
             format!("Values: {}{more}", rows.join(", "))
         }
         LogicalPlan::SubqueryAlias { alias, .. } => format!("SubqueryAlias: {alias}"),

@@ -108,7 +108,8 @@ pub struct BatchFunction {
     /// A name for EXPLAIN.
     pub name: String,
     /// The function.
-    pub func: Arc<dyn Fn(arrow::record_batch::RecordBatch) -> crate::Result<arrow::record_batch::RecordBatch> + Send + Sync>,
+    pub func:
+        Arc<dyn Fn(arrow::record_batch::RecordBatch) -> crate::Result<arrow::record_batch::RecordBatch> + Send + Sync>,
 }
 
 impl std::fmt::Debug for BatchFunction {
@@ -285,7 +286,9 @@ impl LogicalPlan {
             LogicalPlan::TableScan(s) => s.filters.iter().collect(),
             LogicalPlan::Projection { exprs, .. } => exprs.iter().collect(),
             LogicalPlan::Filter { predicate, .. } => vec![predicate],
-            LogicalPlan::Aggregate { group_expr, aggr_expr, .. } => group_expr.iter().chain(aggr_expr).collect(),
+            LogicalPlan::Aggregate {
+                group_expr, aggr_expr, ..
+            } => group_expr.iter().chain(aggr_expr).collect(),
             LogicalPlan::Join { on, filter, .. } => {
                 on.iter().flat_map(|(l, r)| [l, r]).chain(filter.as_ref()).collect()
             }
@@ -306,29 +309,57 @@ impl LogicalPlan {
     pub fn with_new_inputs(&self, mut inputs: Vec<Arc<LogicalPlan>>) -> crate::Result<LogicalPlan> {
         let expected = self.inputs().len();
         if inputs.len() != expected {
-            return Err(crate::internal_err!("{} expects {expected} inputs, got {}", self.name(), inputs.len()));
+            return Err(crate::internal_err!(
+                "{} expects {expected} inputs, got {}",
+                self.name(),
+                inputs.len()
+            ));
         }
         let mut next = || inputs.remove(0);
         Ok(match self {
-            LogicalPlan::Projection { exprs, schema, .. } => {
-                LogicalPlan::Projection { input: next(), exprs: exprs.clone(), schema: Arc::clone(schema) }
-            }
-            LogicalPlan::Filter { predicate, .. } => LogicalPlan::Filter { input: next(), predicate: predicate.clone() },
-            LogicalPlan::Aggregate { group_expr, aggr_expr, schema, .. } => LogicalPlan::Aggregate {
+            LogicalPlan::Projection { exprs, schema, .. } => LogicalPlan::Projection {
+                input: next(),
+                exprs: exprs.clone(),
+                schema: Arc::clone(schema),
+            },
+            LogicalPlan::Filter { predicate, .. } => LogicalPlan::Filter {
+                input: next(),
+                predicate: predicate.clone(),
+            },
+            LogicalPlan::Aggregate {
+                group_expr,
+                aggr_expr,
+                schema,
+                ..
+            } => LogicalPlan::Aggregate {
                 input: next(),
                 group_expr: group_expr.clone(),
                 aggr_expr: aggr_expr.clone(),
                 schema: Arc::clone(schema),
             },
-            LogicalPlan::Sort { exprs, fetch, .. } => {
-                LogicalPlan::Sort { input: next(), exprs: exprs.clone(), fetch: *fetch }
-            }
-            LogicalPlan::Limit { skip, fetch, .. } => LogicalPlan::Limit { input: next(), skip: *skip, fetch: *fetch },
+            LogicalPlan::Sort { exprs, fetch, .. } => LogicalPlan::Sort {
+                input: next(),
+                exprs: exprs.clone(),
+                fetch: *fetch,
+            },
+            LogicalPlan::Limit { skip, fetch, .. } => LogicalPlan::Limit {
+                input: next(),
+                skip: *skip,
+                fetch: *fetch,
+            },
             LogicalPlan::Distinct { .. } => LogicalPlan::Distinct { input: next() },
-            LogicalPlan::SubqueryAlias { alias, schema, .. } => {
-                LogicalPlan::SubqueryAlias { input: next(), alias: alias.clone(), schema: Arc::clone(schema) }
-            }
-            LogicalPlan::Join { join_type, on, filter, schema, .. } => {
+            LogicalPlan::SubqueryAlias { alias, schema, .. } => LogicalPlan::SubqueryAlias {
+                input: next(),
+                alias: alias.clone(),
+                schema: Arc::clone(schema),
+            },
+            LogicalPlan::Join {
+                join_type,
+                on,
+                filter,
+                schema,
+                ..
+            } => {
                 let left = next();
                 let right = next();
                 LogicalPlan::Join {
@@ -340,10 +371,15 @@ impl LogicalPlan {
                     schema: Arc::clone(schema),
                 }
             }
-            LogicalPlan::Union { schema, .. } => LogicalPlan::Union { inputs, schema: Arc::clone(schema) },
-            LogicalPlan::MapBatches { func, schema, .. } => {
-                LogicalPlan::MapBatches { input: next(), func: func.clone(), schema: Arc::clone(schema) }
-            }
+            LogicalPlan::Union { schema, .. } => LogicalPlan::Union {
+                inputs,
+                schema: Arc::clone(schema),
+            },
+            LogicalPlan::MapBatches { func, schema, .. } => LogicalPlan::MapBatches {
+                input: next(),
+                func: func.clone(),
+                schema: Arc::clone(schema),
+            },
             leaf => leaf.clone(),
         })
     }
@@ -376,7 +412,10 @@ impl LogicalPlan {
         let node = if inputs.is_empty() {
             self
         } else {
-            let new_inputs = inputs.into_iter().map(|i| i.transform_up(f)).collect::<crate::Result<Vec<_>>>()?;
+            let new_inputs = inputs
+                .into_iter()
+                .map(|i| i.transform_up(f))
+                .collect::<crate::Result<Vec<_>>>()?;
             Arc::new(self.with_new_inputs(new_inputs)?)
         };
         f(node)
@@ -394,7 +433,10 @@ impl LogicalPlan {
 
     /// A plan with no rows and the given schema.
     pub fn empty(schema: PlanSchema) -> LogicalPlan {
-        LogicalPlan::EmptyRelation { produce_one_row: false, schema: Arc::new(schema) }
+        LogicalPlan::EmptyRelation {
+            produce_one_row: false,
+            schema: Arc::new(schema),
+        }
     }
 }
 

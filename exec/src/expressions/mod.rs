@@ -15,7 +15,9 @@ pub fn create_physical_expr(expr: &Expr, schema: &PlanSchema) -> Result<Arc<dyn 
         Expr::Column(c) => ColumnExpr::from_schema(schema.arrow_schema(), schema.index_of(c)?),
         Expr::Literal(v) => Ok(Arc::new(LiteralExpr::new(v.clone()))),
         Expr::Alias { expr, .. } => create_physical_expr(expr, schema),
-        other => Err(ExecError::Internal { message: format!("cannot compile {other} yet") }),
+        other => Err(ExecError::Internal {
+            message: format!("cannot compile {other} yet"),
+        }),
     }
 }
 

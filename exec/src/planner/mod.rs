@@ -88,16 +88,24 @@ impl Planner<'_> {
                 let predicate = create_physical_expr(predicate, input.schema())?;
                 Ok(Arc::new(FilterExec::try_new(predicate, child)?))
             }
-            LogicalPlan::Aggregate { input, group_expr, aggr_expr, schema } => {
-                self.plan_aggregate(input, group_expr, aggr_expr, schema)
-            }
+            LogicalPlan::Aggregate {
+                input,
+                group_expr,
+                aggr_expr,
+                schema,
+            } => self.plan_aggregate(input, group_expr, aggr_expr, schema),
             LogicalPlan::Distinct { input } => {
                 let group: Vec<Expr> = input.schema().columns().into_iter().map(Expr::Column).collect();
                 self.plan_aggregate(input, &group, &[], input.schema())
             }
-            LogicalPlan::Join { left, right, join_type, on, filter, schema } => {
-                self.plan_join(left, right, *join_type, on, filter.as_ref(), schema)
-            }
+            LogicalPlan::Join {
+                left,
+                right,
+                join_type,
+                on,
+                filter,
+                schema,
+            } => self.plan_join(left, right, *join_type, on, filter.as_ref(), schema),
             LogicalPlan::Sort { input, exprs, fetch } => {
                 let child = self.plan(input)?;
                 let keys = self.sort_keys(exprs, input.schema())?;
@@ -138,9 +146,17 @@ impl Planner<'_> {
             }
             LogicalPlan::Values { schema, values } => {
                 let batch = values_batch(schema, values)?;
-                Ok(Arc::new(MemoryExec::try_new(vec![vec![batch]], Arc::clone(schema.arrow_schema()), None, 1)?))
+                Ok(Arc::new(MemoryExec::try_new(
+                    vec![vec![batch]],
+                    Arc::clone(schema.arrow_schema()),
+                    None,
+                    1,
+                )?))
             }
-            LogicalPlan::EmptyRelation { produce_one_row, schema } => {
+            LogicalPlan::EmptyRelation {
+                produce_one_row,
+                schema,
+            } => {
                 let arrow_schema = Arc::clone(schema.arrow_schema());
                 let partitions = if *produce_one_row {
                     let options = RecordBatchOptions::new().with_row_count(Some(1));
@@ -155,7 +171,11 @@ impl Planner<'_> {
             LogicalPlan::SubqueryAlias { input, .. } => self.plan(input),
             LogicalPlan::MapBatches { input, func, schema } => {
                 let child = self.plan(input)?;
-                Ok(Arc::new(MapBatchesExec::try_new(child, func.clone(), Arc::clone(schema.arrow_schema()))?))
+                Ok(Arc::new(MapBatchesExec::try_new(
+                    child,
+                    func.clone(),
+                    Arc::clone(schema.arrow_schema()),
+                )?))
             }
         }
     }
@@ -164,7 +184,11 @@ impl Planner<'_> {
         exprs
             .iter()
             .map(|s| {
-                Ok(PhysicalSortExpr { expr: create_physical_expr(&s.expr, schema)?, asc: s.asc, nulls_first: s.nulls_first })
+                Ok(PhysicalSortExpr {
+                    expr: create_physical_expr(&s.expr, schema)?,
+                    asc: s.asc,
+                    nulls_first: s.nulls_first,
+                })
             })
             .collect()
     }
@@ -190,14 +214,26 @@ impl Planner<'_> {
                 Expr::Alias { expr, .. } => expr.as_ref(),
                 e => e,
             };
-            let Expr::AggregateFunction { func, args, distinct, filter } = inner else {
+            let Expr::AggregateFunction {
+                func,
+                args,
+                distinct,
+                filter,
+            } = inner
+            else {
                 return Err(exec_internal!("{a} is not an aggregate call"));
             };
             calls.push(AggregateCall {
                 func: *func,
-                args: args.iter().map(|e| create_physical_expr(e, in_schema)).collect::<Result<_>>()?,
+                args: args
+                    .iter()
+                    .map(|e| create_physical_expr(e, in_schema))
+                    .collect::<Result<_>>()?,
                 distinct: *distinct,
-                filter: filter.as_deref().map(|f| create_physical_expr(f, in_schema)).transpose()?,
+                filter: filter
+                    .as_deref()
+                    .map(|f| create_physical_expr(f, in_schema))
+                    .transpose()?,
                 name: field.name().clone(),
                 return_type: field.data_type().clone(),
             });
@@ -205,7 +241,12 @@ impl Planner<'_> {
         let has_distinct = calls.iter().any(|c| c.distinct);
         let keyless = group_by.is_empty();
         if child.parallelism() == 1 {
-            return Ok(Arc::new(HashAggregateExec::try_new(AggregateMode::Single, group_by, calls, child)?));
+            return Ok(Arc::new(HashAggregateExec::try_new(
+                AggregateMode::Single,
+                group_by,
+                calls,
+                child,
+            )?));
         }
         if has_distinct {
             let routed = if keyless {
@@ -214,7 +255,12 @@ impl Planner<'_> {
                 let keys = group_by.iter().map(|(e, _)| Arc::clone(e)).collect();
                 exchange(child, Partitioning::Hash(keys), self.partitions())
             };
-            return Ok(Arc::new(HashAggregateExec::try_new(AggregateMode::Single, group_by, calls, routed)?));
+            return Ok(Arc::new(HashAggregateExec::try_new(
+                AggregateMode::Single,
+                group_by,
+                calls,
+                routed,
+            )?));
         }
         let k = group_by.len();
         let partial = HashAggregateExec::try_new(AggregateMode::Partial, group_by, calls, child)?;
@@ -223,7 +269,9 @@ impl Planner<'_> {
         let routed = if keyless {
             exchange(Arc::clone(&partial), Partitioning::Single, 1)
         } else {
-            let keys = (0..k).map(|i| ColumnExpr::from_schema(&partial_schema, i)).collect::<Result<Vec<_>>>()?;
+            let keys = (0..k)
+                .map(|i| ColumnExpr::from_schema(&partial_schema, i))
+                .collect::<Result<Vec<_>>>()?;
             exchange(Arc::clone(&partial), Partitioning::Hash(keys), self.partitions())
         };
         let Some(partial_ref) = partial.as_any().downcast_ref::<HashAggregateExec>() else {
@@ -245,44 +293,87 @@ impl Planner<'_> {
         let right_bytes = stats::estimate_bytes(right);
         // The build side (HashJoinExec's left) should be the smaller input.
         let swap = matches!((left_bytes, right_bytes), (Some(l), Some(r)) if r < l);
-        let (build, probe, jt) = if swap { (right, left, join_type.swap()) } else { (left, right, join_type) };
+        let (build, probe, jt) = if swap {
+            (right, left, join_type.swap())
+        } else {
+            (left, right, join_type)
+        };
         let build_bytes = if swap { right_bytes } else { left_bytes };
         let keys = on
             .iter()
             .map(|(l, r)| {
                 let (b, p) = if swap { (r, l) } else { (l, r) };
-                Ok((create_physical_expr(b, build.schema())?, create_physical_expr(p, probe.schema())?))
+                Ok((
+                    create_physical_expr(b, build.schema())?,
+                    create_physical_expr(p, probe.schema())?,
+                ))
             })
             .collect::<Result<Vec<_>>>()?;
         let joined = build.schema().join(probe.schema());
         let filter = filter.map(|f| create_physical_expr(f, &joined)).transpose()?;
         let build_plan = self.plan(build)?;
         let probe_plan = self.plan(probe)?;
-        let needs_build_unmatched = matches!(jt, JoinType::Left | JoinType::Full | JoinType::LeftSemi | JoinType::LeftAnti);
+        let needs_build_unmatched = matches!(
+            jt,
+            JoinType::Left | JoinType::Full | JoinType::LeftSemi | JoinType::LeftAnti
+        );
         let small = build_bytes.is_some_and(|b| b <= self.config.broadcast_threshold_bytes);
         let join: Arc<dyn ExecutionPlan> = if keys.is_empty() {
             if needs_build_unmatched {
                 let b = exchange(build_plan, Partitioning::Single, 1);
                 let p = exchange(probe_plan, Partitioning::Single, 1);
-                Arc::new(HashJoinExec::try_new(b, p, keys, filter, jt, PartitionMode::Partitioned)?)
+                Arc::new(HashJoinExec::try_new(
+                    b,
+                    p,
+                    keys,
+                    filter,
+                    jt,
+                    PartitionMode::Partitioned,
+                )?)
             } else {
                 let n = probe_plan.parallelism();
                 let b = exchange(build_plan, Partitioning::Broadcast, n);
-                Arc::new(HashJoinExec::try_new(b, probe_plan, keys, filter, jt, PartitionMode::CollectLeft)?)
+                Arc::new(HashJoinExec::try_new(
+                    b,
+                    probe_plan,
+                    keys,
+                    filter,
+                    jt,
+                    PartitionMode::CollectLeft,
+                )?)
             }
         } else if small && !needs_build_unmatched {
             let n = probe_plan.parallelism();
             let b = exchange(build_plan, Partitioning::Broadcast, n);
-            Arc::new(HashJoinExec::try_new(b, probe_plan, keys, filter, jt, PartitionMode::CollectLeft)?)
+            Arc::new(HashJoinExec::try_new(
+                b,
+                probe_plan,
+                keys,
+                filter,
+                jt,
+                PartitionMode::CollectLeft,
+            )?)
         } else {
             let n = self.partitions();
             let bk = keys.iter().map(|(b, _)| Arc::clone(b)).collect();
             let pk = keys.iter().map(|(_, p)| Arc::clone(p)).collect();
             let b = exchange(build_plan, Partitioning::Hash(bk), n);
             let p = exchange(probe_plan, Partitioning::Hash(pk), n);
-            Arc::new(HashJoinExec::try_new(b, p, keys, filter, jt, PartitionMode::Partitioned)?)
+            Arc::new(HashJoinExec::try_new(
+                b,
+                p,
+                keys,
+                filter,
+                jt,
+                PartitionMode::Partitioned,
+            )?)
         };
-        if !swap || matches!(join_type, JoinType::LeftSemi | JoinType::LeftAnti | JoinType::RightSemi | JoinType::RightAnti) {
+        if !swap
+            || matches!(
+                join_type,
+                JoinType::LeftSemi | JoinType::LeftAnti | JoinType::RightSemi | JoinType::RightAnti
+            )
+        {
             return rename_to(join, schema);
         }
         // Restore the logical column order: left columns then right columns.
@@ -303,7 +394,11 @@ impl Planner<'_> {
 fn rename_to(plan: Arc<dyn ExecutionPlan>, schema: &PlanSchema) -> Result<Arc<dyn ExecutionPlan>> {
     let physical: SchemaRef = plan.schema();
     let same = physical.fields().len() == schema.len()
-        && physical.fields().iter().zip(schema.fields()).all(|(a, b)| a.name() == b.name());
+        && physical
+            .fields()
+            .iter()
+            .zip(schema.fields())
+            .all(|(a, b)| a.name() == b.name());
     if same {
         return Ok(plan);
     }
@@ -328,9 +423,16 @@ fn values_batch(schema: &PlanSchema, rows: &[Vec<Expr>]) -> Result<RecordBatch> 
         let mut values = Vec::with_capacity(rows.len());
         for row in rows {
             let v = crate::expressions::evaluate_constant(&row[c])?;
-            values.push(if v.data_type() == *field.data_type() { v } else { v.cast_to(field.data_type())? });
+            values.push(if v.data_type() == *field.data_type() {
+                v
+            } else {
+                v.cast_to(field.data_type())?
+            });
         }
-        let arrays = values.iter().map(|v| v.to_array(1)).collect::<rill_core::Result<Vec<_>>>()?;
+        let arrays = values
+            .iter()
+            .map(|v| v.to_array(1))
+            .collect::<rill_core::Result<Vec<_>>>()?;
         let refs: Vec<&dyn arrow::array::Array> = arrays.iter().map(|a| a.as_ref()).collect();
         let column = if refs.is_empty() {
             arrow::array::new_empty_array(field.data_type())
@@ -340,6 +442,6 @@ fn values_batch(schema: &PlanSchema, rows: &[Vec<Expr>]) -> Result<RecordBatch> 
         columns.push(column);
     }
     let options = RecordBatchOptions::new().with_row_count(Some(rows.len()));
-    RecordBatch::try_new_with_options(arrow_schema, columns, &options).map_err(|e| ExecError::arrow("building VALUES", e))
+    RecordBatch::try_new_with_options(arrow_schema, columns, &options)
+        .map_err(|e| ExecError::arrow("building VALUES", e))
 }
-

@@ -32,9 +32,10 @@ pub fn estimate_bytes(plan: &LogicalPlan) -> Option<u64> {
             }
         }
         LogicalPlan::Join { left, right, .. } => Some(estimate_bytes(left)?.saturating_add(estimate_bytes(right)?)),
-        LogicalPlan::Union { inputs, .. } => {
-            inputs.iter().map(|i| estimate_bytes(i)).try_fold(0u64, |acc, b| Some(acc.saturating_add(b?)))
-        }
+        LogicalPlan::Union { inputs, .. } => inputs
+            .iter()
+            .map(|i| estimate_bytes(i))
+            .try_fold(0u64, |acc, b| Some(acc.saturating_add(b?))),
         LogicalPlan::Values { values, .. } => Some(values.len() as u64 * 64),
         LogicalPlan::EmptyRelation { .. } => Some(0),
         LogicalPlan::Limit { input, fetch, .. } => {

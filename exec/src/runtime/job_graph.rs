@@ -85,7 +85,11 @@ impl JobGraph {
     pub fn describe(&self) -> String {
         let mut out = String::new();
         for v in &self.vertices {
-            let inputs: Vec<String> = v.inputs.iter().map(|e| format!("v{} {}", e.from, e.partitioning)).collect();
+            let inputs: Vec<String> = v
+                .inputs
+                .iter()
+                .map(|e| format!("v{} {}", e.from, e.partitioning))
+                .collect();
             out.push_str(&format!("v{} [parallelism={}] {}", v.id, v.parallelism, v.name()));
             if !inputs.is_empty() {
                 out.push_str(&format!(" <- {}", inputs.join(", ")));
@@ -139,7 +143,10 @@ fn build(top: &Arc<dyn ExecutionPlan>, ids: &HashMap<usize, usize>, vertices: &m
                     ));
                 }
                 let from = build(x.input(), ids, vertices)?;
-                JobEdge { from, partitioning: x.partitioning().clone() }
+                JobEdge {
+                    from,
+                    partitioning: x.partitioning().clone(),
+                }
             }
             None => {
                 if child.parallelism() != parallelism {
@@ -151,7 +158,10 @@ fn build(top: &Arc<dyn ExecutionPlan>, ids: &HashMap<usize, usize>, vertices: &m
                     ));
                 }
                 let from = build(&child, ids, vertices)?;
-                JobEdge { from, partitioning: Partitioning::Forward }
+                JobEdge {
+                    from,
+                    partitioning: Partitioning::Forward,
+                }
             }
         };
         inputs.push(edge);
@@ -164,9 +174,19 @@ fn build(top: &Arc<dyn ExecutionPlan>, ids: &HashMap<usize, usize>, vertices: &m
     }
     let node_ids = chain
         .iter()
-        .map(|n| ids.get(&node_key(n)).copied().ok_or_else(|| exec_internal!("unknown plan node {}", n.name())))
+        .map(|n| {
+            ids.get(&node_key(n))
+                .copied()
+                .ok_or_else(|| exec_internal!("unknown plan node {}", n.name()))
+        })
         .collect::<Result<Vec<_>>>()?;
     let id = vertices.len();
-    vertices.push(JobVertex { id, parallelism, chain, node_ids, inputs });
+    vertices.push(JobVertex {
+        id,
+        parallelism,
+        chain,
+        node_ids,
+        inputs,
+    });
     Ok(id)
 }

@@ -70,15 +70,13 @@ pub fn hash_array(array: &dyn Array, hashes: &mut [u64]) -> Result<()> {
         DataType::UInt64 => hash_primitive::<UInt64Type>(array, hashes, |v| v),
         DataType::Date32 => hash_primitive::<Date32Type>(array, hashes, |v| v as u64),
         DataType::Date64 => hash_primitive::<Date64Type>(array, hashes, |v| v as u64),
-        DataType::Float32 => hash_primitive::<Float32Type>(array, hashes, |v| {
-            if v == 0.0 {
-                0
-            } else {
-                v.to_bits() as u64
-            }
-        }),
+        DataType::Float32 => {
+            hash_primitive::<Float32Type>(array, hashes, |v| if v == 0.0 { 0 } else { v.to_bits() as u64 })
+        }
         DataType::Float64 => hash_primitive::<Float64Type>(array, hashes, |v| if v == 0.0 { 0 } else { v.to_bits() }),
-        DataType::Decimal128(..) => hash_primitive::<Decimal128Type>(array, hashes, |v| (v as u64) ^ ((v >> 64) as u64)),
+        DataType::Decimal128(..) => {
+            hash_primitive::<Decimal128Type>(array, hashes, |v| (v as u64) ^ ((v >> 64) as u64))
+        }
         DataType::Timestamp(TimeUnit::Second, _) => hash_primitive::<TimestampSecondType>(array, hashes, |v| v as u64),
         DataType::Timestamp(TimeUnit::Millisecond, _) => {
             hash_primitive::<TimestampMillisecondType>(array, hashes, |v| v as u64)
@@ -99,21 +97,33 @@ pub fn hash_array(array: &dyn Array, hashes: &mut [u64]) -> Result<()> {
         DataType::Utf8 => {
             let a = array.as_string::<i32>();
             for (i, h) in hashes.iter_mut().enumerate() {
-                let v = if a.is_null(i) { 0 } else { hash_bytes(a.value(i).as_bytes()) };
+                let v = if a.is_null(i) {
+                    0
+                } else {
+                    hash_bytes(a.value(i).as_bytes())
+                };
                 *h = mix(*h, v);
             }
         }
         DataType::LargeUtf8 => {
             let a = array.as_string::<i64>();
             for (i, h) in hashes.iter_mut().enumerate() {
-                let v = if a.is_null(i) { 0 } else { hash_bytes(a.value(i).as_bytes()) };
+                let v = if a.is_null(i) {
+                    0
+                } else {
+                    hash_bytes(a.value(i).as_bytes())
+                };
                 *h = mix(*h, v);
             }
         }
         DataType::Utf8View => {
             let a = array.as_string_view();
             for (i, h) in hashes.iter_mut().enumerate() {
-                let v = if a.is_null(i) { 0 } else { hash_bytes(a.value(i).as_bytes()) };
+                let v = if a.is_null(i) {
+                    0
+                } else {
+                    hash_bytes(a.value(i).as_bytes())
+                };
                 *h = mix(*h, v);
             }
         }
@@ -127,7 +137,9 @@ pub fn hash_array(array: &dyn Array, hashes: &mut [u64]) -> Result<()> {
             }
         }
         other => {
-            return Err(ExecError::Core(rill_core::RillError::unsupported(format!("hash partitioning on {other} keys"))))
+            return Err(ExecError::Core(rill_core::RillError::unsupported(format!(
+                "hash partitioning on {other} keys"
+            ))))
         }
     }
     Ok(())
@@ -151,7 +163,11 @@ pub enum Routed {
 impl Partitioner {
     /// A partitioner to `n` targets; `subtask` is the sender's index (used by `Forward`).
     pub fn new(partitioning: Partitioning, n: usize, subtask: usize) -> Self {
-        Partitioner { partitioning, n: n.max(1), next: subtask % n.max(1) }
+        Partitioner {
+            partitioning,
+            n: n.max(1),
+            next: subtask % n.max(1),
+        }
     }
 
     /// Routes one batch.
@@ -236,7 +252,9 @@ mod tests {
         .unwrap();
         let keys: Vec<Arc<dyn PhysicalExpr>> = vec![ColumnExpr::from_schema(&schema, 0).unwrap()];
         let mut p = Partitioner::new(Partitioning::Hash(keys), 4, 0);
-        let Routed::Parts(parts) = p.route(batch).unwrap() else { panic!("expected parts") };
+        let Routed::Parts(parts) = p.route(batch).unwrap() else {
+            panic!("expected parts")
+        };
         let total: usize = parts.iter().map(|(_, b)| b.num_rows()).sum();
         assert_eq!(total, 6);
         for (_, b) in &parts {

@@ -41,7 +41,10 @@ impl OutputWriter {
     }
 
     async fn send_to(&self, target: usize, e: StreamElement) -> Result<()> {
-        let sender = self.senders.get(target).ok_or_else(|| exec_internal!("no output channel {target}"))?;
+        let sender = self
+            .senders
+            .get(target)
+            .ok_or_else(|| exec_internal!("no output channel {target}"))?;
         sender.send(e).await.map_err(|_| ExecError::Cancelled)
     }
 
@@ -157,7 +160,11 @@ impl Chain {
     }
 
     fn metrics(self, node_ids: &[usize]) -> TaskMetrics {
-        node_ids.iter().copied().zip(self.ctxs.into_iter().map(|c| c.metrics)).collect()
+        node_ids
+            .iter()
+            .copied()
+            .zip(self.ctxs.into_iter().map(|c| c.metrics))
+            .collect()
     }
 }
 
@@ -182,12 +189,27 @@ pub async fn run_subtask(task: SubTask) -> Result<TaskMetrics> {
     run(task).await.map_err(|e| match e {
         ExecError::Cancelled => ExecError::Cancelled,
         e @ ExecError::Task { .. } => e,
-        e => ExecError::Task { operator: vertex, subtask, parallelism, source: Box::new(e) },
+        e => ExecError::Task {
+            operator: vertex,
+            subtask,
+            parallelism,
+            source: Box::new(e),
+        },
     })
 }
 
 async fn run(task: SubTask) -> Result<TaskMetrics> {
-    let SubTask { vertex, subtask, parallelism, chain, node_ids, num_ports, inputs, mut output, batch_size } = task;
+    let SubTask {
+        vertex,
+        subtask,
+        parallelism,
+        chain,
+        node_ids,
+        num_ports,
+        inputs,
+        mut output,
+        batch_size,
+    } = task;
     let mut instances = Vec::with_capacity(chain.len());
     for node in &chain {
         instances.push(node.instantiate(subtask)?);

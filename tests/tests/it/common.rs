@@ -10,7 +10,11 @@ use rill_core::{ExecutionEnvironment, SessionConfig};
 /// An environment with `partitions` subtasks per operator and small batches, so that even
 /// small inputs cross exchanges in several batches.
 pub fn env(partitions: usize) -> ExecutionEnvironment {
-    let config = SessionConfig { target_partitions: partitions, batch_size: 128, ..Default::default() };
+    let config = SessionConfig {
+        target_partitions: partitions,
+        batch_size: 128,
+        ..Default::default()
+    };
     rill_scheduler::local_environment_with(config)
 }
 
@@ -29,8 +33,12 @@ pub fn sample_batches(n: i64, groups: i64) -> Vec<RecordBatch> {
             let columns: Vec<ArrayRef> = vec![
                 Arc::new(Int64Array::from(chunk.iter().map(|i| i % groups).collect::<Vec<_>>())),
                 Arc::new(Int64Array::from(chunk.to_vec())),
-                Arc::new(Float64Array::from(chunk.iter().map(|i| *i as f64 / 2.0).collect::<Vec<_>>())),
-                Arc::new(StringArray::from(chunk.iter().map(|i| format!("s{}", i % 5)).collect::<Vec<_>>())),
+                Arc::new(Float64Array::from(
+                    chunk.iter().map(|i| *i as f64 / 2.0).collect::<Vec<_>>(),
+                )),
+                Arc::new(StringArray::from(
+                    chunk.iter().map(|i| format!("s{}", i % 5)).collect::<Vec<_>>(),
+                )),
             ];
             RecordBatch::try_new(Arc::clone(&schema), columns).expect("valid batch")
         })

@@ -17,7 +17,14 @@ fn filter_aggregate_sort_limit() {
     let out = ds
         .filter(col("v").gt_eq(lit(100i64)))
         .unwrap()
-        .aggregate(vec![col("k")], vec![count_star().alias("n"), sum(col("v")).alias("total"), max(col("s")).alias("ms")])
+        .aggregate(
+            vec![col("k")],
+            vec![
+                count_star().alias("n"),
+                sum(col("v")).alias("total"),
+                max(col("s")).alias("ms"),
+            ],
+        )
         .unwrap()
         .sort(vec![col("total").sort_desc()])
         .unwrap()
@@ -50,7 +57,10 @@ fn results_do_not_depend_on_parallelism() {
         let joined = left
             .join(&right, JoinType::Inner, &["l.v"], &["r.v"])
             .unwrap()
-            .aggregate(vec![col("l.k")], vec![count_star().alias("n"), avg(col("r.f")).alias("a")])
+            .aggregate(
+                vec![col("l.k")],
+                vec![count_star().alias("n"), avg(col("r.f")).alias("a")],
+            )
             .unwrap()
             .collect()
             .unwrap();
@@ -66,7 +76,13 @@ fn results_do_not_depend_on_parallelism() {
 #[test]
 fn join_types_through_the_api() {
     let env = env(2);
-    let left = env.from_batches(sample_batches(20, 4)).unwrap().select_columns(&["v", "k"]).unwrap().alias("l").unwrap();
+    let left = env
+        .from_batches(sample_batches(20, 4))
+        .unwrap()
+        .select_columns(&["v", "k"])
+        .unwrap()
+        .alias("l")
+        .unwrap();
     let right = env
         .from_batches(sample_batches(10, 4))
         .unwrap()
@@ -89,9 +105,23 @@ fn join_types_through_the_api() {
 #[test]
 fn union_distinct_with_column_map_batches() {
     let env = env(2);
-    let a = env.from_batches(sample_batches(30, 3)).unwrap().select_columns(&["k"]).unwrap();
-    let b = env.from_batches(sample_batches(10, 5)).unwrap().select_columns(&["k"]).unwrap();
-    let distinct = a.union(&b).unwrap().distinct().unwrap().sort(vec![col("k").sort_asc()]).unwrap();
+    let a = env
+        .from_batches(sample_batches(30, 3))
+        .unwrap()
+        .select_columns(&["k"])
+        .unwrap();
+    let b = env
+        .from_batches(sample_batches(10, 5))
+        .unwrap()
+        .select_columns(&["k"])
+        .unwrap();
+    let distinct = a
+        .union(&b)
+        .unwrap()
+        .distinct()
+        .unwrap()
+        .sort(vec![col("k").sort_asc()])
+        .unwrap();
     assert_eq!(rows(&distinct.collect().unwrap()), vec!["0", "1", "2", "3", "4"]);
     assert_eq!(a.union(&b).unwrap().count().unwrap(), 40);
 
@@ -123,12 +153,23 @@ fn write_parquet_then_read_back_with_pushdown() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("out.parquet");
     let env = env(2);
-    let n = env.from_batches(sample_batches(2000, 10)).unwrap().write_parquet(path.to_str().unwrap()).unwrap();
+    let n = env
+        .from_batches(sample_batches(2000, 10))
+        .unwrap()
+        .write_parquet(path.to_str().unwrap())
+        .unwrap();
     assert_eq!(n, 2000);
-    let files: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let files: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
     assert_eq!(files.len(), 1, "only the committed file remains: {files:?}");
 
-    let ds = env.read_parquet(path.to_str().unwrap()).unwrap().filter(col("v").lt(lit(10i64))).unwrap();
+    let ds = env
+        .read_parquet(path.to_str().unwrap())
+        .unwrap()
+        .filter(col("v").lt(lit(10i64)))
+        .unwrap();
     assert_eq!(ds.count().unwrap(), 10);
     let explain = ds.select_columns(&["v"]).unwrap().explain(false).unwrap();
     assert!(explain.contains("== Physical Plan =="), "{explain}");
@@ -141,7 +182,11 @@ fn write_parquet_then_read_back_with_pushdown() {
 fn sql_and_dataset_build_the_same_answers() {
     let env = env(2);
     env.register_batches("t", sample_batches(300, 6)).unwrap();
-    let via_sql = env.sql("SELECT k, sum(v) AS total FROM t WHERE s <> 's1' GROUP BY k ORDER BY k").unwrap().collect().unwrap();
+    let via_sql = env
+        .sql("SELECT k, sum(v) AS total FROM t WHERE s <> 's1' GROUP BY k ORDER BY k")
+        .unwrap()
+        .collect()
+        .unwrap();
     let via_api = env
         .table("t")
         .unwrap()
@@ -161,7 +206,11 @@ fn sql_and_dataset_build_the_same_answers() {
 fn explain_analyze_reports_rows_per_operator() {
     let env = env(2);
     env.register_batches("t", sample_batches(1000, 4)).unwrap();
-    let text = env.sql("EXPLAIN ANALYZE SELECT k, count(*) FROM t WHERE v > 499 GROUP BY k").unwrap().collect().unwrap();
+    let text = env
+        .sql("EXPLAIN ANALYZE SELECT k, count(*) FROM t WHERE v > 499 GROUP BY k")
+        .unwrap()
+        .collect()
+        .unwrap();
     let text = rows(&text).join("\n");
     assert!(text.contains("metrics=[rows="), "{text}");
     assert!(text.contains("rows=500"), "the filter's output is 500 rows: {text}");
@@ -170,11 +219,23 @@ fn explain_analyze_reports_rows_per_operator() {
 #[test]
 fn empty_inputs() {
     let env = env(3);
-    let ds = env.from_batches(sample_batches(100, 4)).unwrap().filter(col("v").lt(lit(0i64))).unwrap();
+    let ds = env
+        .from_batches(sample_batches(100, 4))
+        .unwrap()
+        .filter(col("v").lt(lit(0i64)))
+        .unwrap();
     assert_eq!(ds.count().unwrap(), 0);
-    let global = ds.aggregate(vec![], vec![sum(col("v")).alias("s"), count_star().alias("n")]).unwrap().collect().unwrap();
+    let global = ds
+        .aggregate(vec![], vec![sum(col("v")).alias("s"), count_star().alias("n")])
+        .unwrap()
+        .collect()
+        .unwrap();
     assert_eq!(rows(&global), vec!["NULL|0"]);
-    let grouped = ds.aggregate(vec![col("k")], vec![count_star()]).unwrap().collect().unwrap();
+    let grouped = ds
+        .aggregate(vec![col("k")], vec![count_star()])
+        .unwrap()
+        .collect()
+        .unwrap();
     assert!(rows(&grouped).is_empty());
     let _ = Arc::new(0);
 }

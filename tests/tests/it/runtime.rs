@@ -17,7 +17,10 @@ fn a_failing_task_fails_the_job_with_its_error() {
         .map_batches("explode on 2500", |b| {
             let v = b.column(1).as_any().downcast_ref::<arrow::array::Int64Array>().unwrap();
             if v.iter().flatten().any(|x| x == 2500) {
-                return Err(rill_core::RillError::invalid_argument("test", "value 2500 is not allowed"));
+                return Err(rill_core::RillError::invalid_argument(
+                    "test",
+                    "value 2500 is not allowed",
+                ));
             }
             Ok(b)
         })
@@ -35,7 +38,12 @@ fn dropping_the_result_iterator_cancels_the_job() {
     let seen = Arc::new(AtomicUsize::new(0));
     let seen2 = Arc::clone(&seen);
     let joined = a
-        .join_on(&b, rill_core::JoinType::Inner, vec![], Some(col("a.v").not_eq(lit(-1i64))))
+        .join_on(
+            &b,
+            rill_core::JoinType::Inner,
+            vec![],
+            Some(col("a.v").not_eq(lit(-1i64))),
+        )
         .unwrap()
         .map_batches("count", move |batch| {
             seen2.fetch_add(batch.num_rows(), Ordering::SeqCst);
@@ -51,8 +59,15 @@ fn dropping_the_result_iterator_cancels_the_job() {
     std::thread::sleep(Duration::from_millis(300));
     let after_cancel = seen.load(Ordering::SeqCst);
     std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(seen.load(Ordering::SeqCst), after_cancel, "tasks kept running after cancellation");
-    assert!(after_cancel < 4_000_000, "the job ran to completion instead of being cancelled");
+    assert_eq!(
+        seen.load(Ordering::SeqCst),
+        after_cancel,
+        "tasks kept running after cancellation"
+    );
+    assert!(
+        after_cancel < 4_000_000,
+        "the job ran to completion instead of being cancelled"
+    );
     assert!(start.elapsed() < Duration::from_secs(60));
 }
 

@@ -45,11 +45,20 @@ fn sqllogictest_files() {
                 continue;
             }
             if let Err(e) = runner.run_file(file) {
-                failures.push(format!("{} [partitions={partitions}]:\n{}", file.display(), e.display(true)));
+                failures.push(format!(
+                    "{} [partitions={partitions}]:\n{}",
+                    file.display(),
+                    e.display(true)
+                ));
             }
         }
     }
-    assert!(failures.is_empty(), "{} slt failures:\n{}", failures.len(), failures.join("\n\n"));
+    assert!(
+        failures.is_empty(),
+        "{} slt failures:\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
 }
 
 fn futures_block<F: std::future::Future>(f: F) -> F::Output {
