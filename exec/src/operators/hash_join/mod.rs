@@ -44,6 +44,9 @@ pub enum PartitionMode {
     CollectLeft,
 }
 
+/// One equality key: (expression over the left schema, expression over the right schema).
+pub type JoinKeyPair = (Arc<dyn PhysicalExpr>, Arc<dyn PhysicalExpr>);
+
 /// What every subtask's operator needs; shared by the instances.
 #[derive(Debug)]
 pub(crate) struct JoinSpec {
@@ -64,7 +67,7 @@ pub(crate) struct JoinSpec {
 pub struct HashJoinExec {
     left: Arc<dyn ExecutionPlan>,
     right: Arc<dyn ExecutionPlan>,
-    on: Vec<(Arc<dyn PhysicalExpr>, Arc<dyn PhysicalExpr>)>,
+    on: Vec<JoinKeyPair>,
     mode: PartitionMode,
     spec: Arc<JoinSpec>,
 }
@@ -182,7 +185,7 @@ impl HashJoinExec {
     }
 
     /// The (left key, right key) pairs; empty for a nested-loop join.
-    pub fn on(&self) -> &[(Arc<dyn PhysicalExpr>, Arc<dyn PhysicalExpr>)] {
+    pub fn on(&self) -> &[JoinKeyPair] {
         &self.on
     }
 

@@ -229,7 +229,7 @@ fn run(
     let mut ctx = OperatorContext::new("join", 0, 1, batch_size);
     let mut out = Output::new();
     let mut result = vec![];
-    let mut collect = |out: &mut Output, result: &mut Vec<RecordBatch>| {
+    let collect = |out: &mut Output, result: &mut Vec<RecordBatch>| {
         for e in out.drain() {
             match e {
                 StreamElement::Batch(b) => result.push(b),
