@@ -1,1 +1,258 @@
-//! (being written)
+//! The hash join ([`HashJoinExec`]) and its nested-loop fallback for joins without equality
+//! keys.
+//!
+//! Input 0 (left) is the build side, read completely first ([`InputOrder::FirstComplete`]);
+//! input 1 (right) is the probe side, streamed. The build side is concatenated into one
+//! batch and indexed by key (a hash table from key to a chain of build rows); each probe
+//! batch is looked up in one vectorized pass, the matching (build, probe) row pairs are
+//! expanded in chunks of at most `batch_size`, filtered by the residual predicate and
+//! materialized with `take`. Unmatched build rows (left, full, left semi/anti joins) are
+//! emitted at the end.
+//!
+//! Files: `mod.rs` the plan node, `stream.rs` the runtime operator, `table.rs` key encoding
+//! and the hash index, `nested_loop.rs` the cross-pair generator.
+//!
+//! [`InputOrder::FirstComplete`]: crate::operator::InputOrder::FirstComplete
+
+mod nested_loop;
+mod stream;
+mod table;
+#[cfg(test)]
+mod tests;
+
+use std::any::Any;
+use std::sync::Arc;
+
+use arrow::datatypes::{DataType, Field, FieldRef, Schema, SchemaRef};
+use rill_core::JoinType;
+
+use crate::error::Result;
+use crate::exec_internal;
+use crate::physical_expr::PhysicalExpr;
+use crate::plan::{ExecutionPlan, Instance};
+
+use stream::HashJoinOperator;
+use table::KeyEncoding;
+
+/// How the inputs of a hash join are distributed over its subtasks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PartitionMode {
+    /// Both inputs are hash-partitioned on the join keys; each subtask joins its share.
+    Partitioned,
+    /// Every subtask receives the whole left (build) side and a share of the right. Join
+    /// types that emit unmatched left rows are not allowed (each subtask would emit them).
+    CollectLeft,
+}
+
+/// One equality key: (expression over the left schema, expression over the right schema).
+pub type JoinKeyPair = (Arc<dyn PhysicalExpr>, Arc<dyn PhysicalExpr>);
+
+/// What every subtask's operator needs; shared by the instances.
+#[derive(Debug)]
+pub(crate) struct JoinSpec {
+    pub(crate) join_type: JoinType,
+    pub(crate) left_keys: Vec<Arc<dyn PhysicalExpr>>,
+    pub(crate) right_keys: Vec<Arc<dyn PhysicalExpr>>,
+    pub(crate) key_types: Vec<DataType>,
+    pub(crate) filter: Option<Arc<dyn PhysicalExpr>>,
+    pub(crate) left_schema: SchemaRef,
+    /// Left fields ++ right fields, as the residual filter sees them.
+    pub(crate) pair_schema: SchemaRef,
+    pub(crate) output_schema: SchemaRef,
+}
+
+/// A hash join (or, with no keys, a nested-loop join) of a build side (left, input 0) and a
+/// probe side (right, input 1).
+#[derive(Debug)]
+pub struct HashJoinExec {
+    left: Arc<dyn ExecutionPlan>,
+    right: Arc<dyn ExecutionPlan>,
+    on: Vec<JoinKeyPair>,
+    mode: PartitionMode,
+    spec: Arc<JoinSpec>,
+}
+
+fn nullable(fields: &[FieldRef]) -> Vec<FieldRef> {
+    fields
+        .iter()
+        .map(|f| Arc::new(f.as_ref().clone().with_nullable(true)))
+        .collect()
+}
+
+/// The output schema of a join of `left` and `right` (nullability as in
+/// `rill_core::plan::builder::join_schema`).
+pub fn join_output_schema(left: &Schema, right: &Schema, join_type: JoinType) -> Schema {
+    let l: Vec<FieldRef> = left.fields().iter().cloned().collect();
+    let r: Vec<FieldRef> = right.fields().iter().cloned().collect();
+    let fields: Vec<FieldRef> = match join_type {
+        JoinType::Inner => l.into_iter().chain(r).collect(),
+        JoinType::Left => l.into_iter().chain(nullable(&r)).collect(),
+        JoinType::Right => nullable(&l).into_iter().chain(r).collect(),
+        JoinType::Full => nullable(&l).into_iter().chain(nullable(&r)).collect(),
+        JoinType::LeftSemi | JoinType::LeftAnti => l,
+        JoinType::RightSemi | JoinType::RightAnti => r,
+    };
+    Schema::new(fields)
+}
+
+/// Whether the join emits the build rows that found no match (or, for semi joins, those
+/// that did) at the end; such joins need every build row in one subtask.
+fn tracks_build(join_type: JoinType) -> bool {
+    matches!(
+        join_type,
+        JoinType::Left | JoinType::Full | JoinType::LeftSemi | JoinType::LeftAnti
+    )
+}
+
+impl HashJoinExec {
+    /// A join of `left` (build) and `right` (probe) on `on` = (left key, right key) pairs of
+    /// equal types, with an optional residual `filter` over left fields ++ right fields.
+    /// An empty `on` makes a nested-loop join.
+    ///
+    /// # Errors
+    /// Keys of different or unsupported types, a non-boolean filter, or a join type that
+    /// emits unmatched left rows in [`PartitionMode::CollectLeft`].
+    pub fn try_new(
+        left: Arc<dyn ExecutionPlan>,
+        right: Arc<dyn ExecutionPlan>,
+        on: Vec<(Arc<dyn PhysicalExpr>, Arc<dyn PhysicalExpr>)>,
+        filter: Option<Arc<dyn PhysicalExpr>>,
+        join_type: JoinType,
+        mode: PartitionMode,
+    ) -> Result<Self> {
+        if mode == PartitionMode::CollectLeft && tracks_build(join_type) {
+            return Err(exec_internal!(
+                "a {join_type:?} join emits unmatched left rows and cannot broadcast its left side (CollectLeft)"
+            ));
+        }
+        let mut key_types = Vec::with_capacity(on.len());
+        for (l, r) in &on {
+            let (lt, rt) = (l.data_type(), r.data_type());
+            if lt != rt {
+                return Err(exec_internal!(
+                    "hash join key {l} = {r} compares {lt} with {rt}; keys need equal types"
+                ));
+            }
+            key_types.push(lt);
+        }
+        if !key_types.is_empty() {
+            // Fails early on key types the encoder does not support.
+            KeyEncoding::try_new(&key_types)?;
+        }
+        if let Some(f) = &filter {
+            let t = f.data_type();
+            if !matches!(t, DataType::Boolean | DataType::Null) {
+                return Err(exec_internal!("join filter {f} must be boolean, got {t}"));
+            }
+        }
+        let left_schema = left.schema();
+        let right_schema = right.schema();
+        let pair_fields: Vec<Field> = left_schema
+            .fields()
+            .iter()
+            .chain(right_schema.fields().iter())
+            .map(|f| f.as_ref().clone())
+            .collect();
+        let pair_schema = Arc::new(Schema::new(pair_fields));
+        let output_schema = Arc::new(join_output_schema(&left_schema, &right_schema, join_type));
+        let spec = Arc::new(JoinSpec {
+            join_type,
+            left_keys: on.iter().map(|(l, _)| Arc::clone(l)).collect(),
+            right_keys: on.iter().map(|(_, r)| Arc::clone(r)).collect(),
+            key_types,
+            filter,
+            left_schema,
+            pair_schema,
+            output_schema,
+        });
+        Ok(HashJoinExec {
+            left,
+            right,
+            on,
+            mode,
+            spec,
+        })
+    }
+
+    /// The join type.
+    pub fn join_type(&self) -> JoinType {
+        self.spec.join_type
+    }
+
+    /// The partition mode.
+    pub fn mode(&self) -> PartitionMode {
+        self.mode
+    }
+
+    /// The (left key, right key) pairs; empty for a nested-loop join.
+    pub fn on(&self) -> &[JoinKeyPair] {
+        &self.on
+    }
+
+    /// The residual filter over left fields ++ right fields.
+    pub fn filter(&self) -> Option<&Arc<dyn PhysicalExpr>> {
+        self.spec.filter.as_ref()
+    }
+
+    /// The build side (input 0).
+    pub fn left(&self) -> &Arc<dyn ExecutionPlan> {
+        &self.left
+    }
+
+    /// The probe side (input 1).
+    pub fn right(&self) -> &Arc<dyn ExecutionPlan> {
+        &self.right
+    }
+}
+
+impl ExecutionPlan for HashJoinExec {
+    fn name(&self) -> &'static str {
+        if self.on.is_empty() {
+            "NestedLoopJoinExec"
+        } else {
+            "HashJoinExec"
+        }
+    }
+
+    fn schema(&self) -> SchemaRef {
+        Arc::clone(&self.spec.output_schema)
+    }
+
+    fn children(&self) -> Vec<Arc<dyn ExecutionPlan>> {
+        vec![Arc::clone(&self.left), Arc::clone(&self.right)]
+    }
+
+    fn parallelism(&self) -> usize {
+        self.right.parallelism()
+    }
+
+    fn describe(&self) -> String {
+        let on: Vec<String> = self.on.iter().map(|(l, r)| format!("({l}, {r})")).collect();
+        let mut s = format!(
+            "type={:?}, mode={:?}, on=[{}]",
+            self.spec.join_type,
+            self.mode,
+            on.join(", ")
+        );
+        if let Some(f) = &self.spec.filter {
+            s.push_str(&format!(", filter={f}"));
+        }
+        s
+    }
+
+    fn instantiate(&self, subtask: usize) -> Result<Instance> {
+        let parallelism = self.parallelism();
+        if subtask >= parallelism.max(1) {
+            return Err(exec_internal!(
+                "HashJoinExec subtask {subtask} out of range (parallelism {parallelism})"
+            ));
+        }
+        Ok(Instance::Operator(Box::new(HashJoinOperator::try_new(Arc::clone(
+            &self.spec,
+        ))?)))
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}

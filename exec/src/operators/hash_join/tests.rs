@@ -1,0 +1,815 @@
+//! Tests of the hash join and nested-loop join, driving the operator directly and comparing
+//! with a naive reference join.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::any::Any;
+use std::fmt;
+use std::sync::Arc;
+
+use arrow::array::{Array, Float64Array, Int64Array, RecordBatch, StringArray};
+use arrow::compute::kernels::cmp;
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::util::display::{ArrayFormatter, FormatOptions};
+use proptest::prelude::*;
+use rill_core::{JoinType, ScalarValue};
+
+use super::{HashJoinExec, PartitionMode};
+use crate::error::Result;
+use crate::operator::{InputOrder, OperatorContext, Output};
+use crate::physical_expr::{ColumnExpr, ColumnarValue, LiteralExpr, PhysicalExpr};
+use crate::plan::{ExecutionPlan, Instance};
+use rill_core::StreamElement;
+
+const ALL_TYPES: [JoinType; 8] = [
+    JoinType::Inner,
+    JoinType::Left,
+    JoinType::Right,
+    JoinType::Full,
+    JoinType::LeftSemi,
+    JoinType::LeftAnti,
+    JoinType::RightSemi,
+    JoinType::RightAnti,
+];
+
+/// A leaf plan node that only carries a schema.
+#[derive(Debug)]
+struct TestInput {
+    schema: SchemaRef,
+    parallelism: usize,
+}
+
+impl ExecutionPlan for TestInput {
+    fn name(&self) -> &'static str {
+        "TestInput"
+    }
+    fn schema(&self) -> SchemaRef {
+        Arc::clone(&self.schema)
+    }
+    fn children(&self) -> Vec<Arc<dyn ExecutionPlan>> {
+        vec![]
+    }
+    fn parallelism(&self) -> usize {
+        self.parallelism
+    }
+    fn describe(&self) -> String {
+        String::new()
+    }
+    fn instantiate(&self, _subtask: usize) -> Result<Instance> {
+        Err(crate::exec_internal!("test input"))
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum CmpOp {
+    Lt,
+    NotEq,
+}
+
+/// `left op right` over two sub-expressions.
+#[derive(Debug)]
+struct TestCmp {
+    left: Arc<dyn PhysicalExpr>,
+    right: Arc<dyn PhysicalExpr>,
+    op: CmpOp,
+}
+
+impl fmt::Display for TestCmp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {:?} {}", self.left, self.op, self.right)
+    }
+}
+
+impl PhysicalExpr for TestCmp {
+    fn data_type(&self) -> DataType {
+        DataType::Boolean
+    }
+    fn nullable(&self) -> bool {
+        true
+    }
+    fn evaluate(&self, batch: &RecordBatch) -> Result<ColumnarValue> {
+        let n = batch.num_rows();
+        let l = self.left.evaluate(batch)?.into_array(n)?;
+        let r = self.right.evaluate(batch)?.into_array(n)?;
+        let res = match self.op {
+            CmpOp::Lt => cmp::lt(&l, &r),
+            CmpOp::NotEq => cmp::neq(&l, &r),
+        }
+        .unwrap();
+        Ok(ColumnarValue::Array(Arc::new(res)))
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+fn col(name: &str, index: usize, dt: DataType) -> Arc<dyn PhysicalExpr> {
+    Arc::new(ColumnExpr::new(name, index, dt, true))
+}
+
+fn cmp_expr(left: Arc<dyn PhysicalExpr>, op: CmpOp, right: Arc<dyn PhysicalExpr>) -> Arc<dyn PhysicalExpr> {
+    Arc::new(TestCmp { left, right, op })
+}
+
+fn lit_i64(v: i64) -> Arc<dyn PhysicalExpr> {
+    Arc::new(LiteralExpr::new(ScalarValue::Int64(Some(v))))
+}
+
+// ---- Test data: left (k1, k2, v), right (rk1, rk2, w) ----
+
+type Row = (Option<i64>, Option<String>, i64);
+
+fn side_schema(prefix: &str, value: &str) -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new(format!("{prefix}k1"), DataType::Int64, true),
+        Field::new(format!("{prefix}k2"), DataType::Utf8, true),
+        Field::new(value, DataType::Int64, false),
+    ]))
+}
+
+fn left_schema() -> SchemaRef {
+    side_schema("", "v")
+}
+
+fn right_schema() -> SchemaRef {
+    side_schema("r", "w")
+}
+
+fn to_batch(schema: &SchemaRef, rows: &[Row]) -> RecordBatch {
+    let k1: Int64Array = rows.iter().map(|r| r.0).collect();
+    let k2: StringArray = rows.iter().map(|r| r.1.clone()).collect();
+    let v: Int64Array = rows.iter().map(|r| Some(r.2)).collect();
+    RecordBatch::try_new(Arc::clone(schema), vec![Arc::new(k1), Arc::new(k2), Arc::new(v)]).unwrap()
+}
+
+fn batches(schema: &SchemaRef, rows: &[Row], chunk: usize) -> Vec<RecordBatch> {
+    rows.chunks(chunk.max(1)).map(|c| to_batch(schema, c)).collect()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Keys {
+    /// Nested loop.
+    None,
+    /// k1 = rk1.
+    Int,
+    /// k2 = rk2.
+    Str,
+    /// k1 = rk1 AND k2 = rk2.
+    Multi,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Filter {
+    None,
+    /// v < w
+    VLtW,
+    /// w <> 200
+    WNot200,
+    /// v <> 20
+    VNot20,
+}
+
+fn on_exprs(keys: Keys) -> Vec<(Arc<dyn PhysicalExpr>, Arc<dyn PhysicalExpr>)> {
+    let k1 = || (col("k1", 0, DataType::Int64), col("rk1", 0, DataType::Int64));
+    let k2 = || (col("k2", 1, DataType::Utf8), col("rk2", 1, DataType::Utf8));
+    match keys {
+        Keys::None => vec![],
+        Keys::Int => vec![k1()],
+        Keys::Str => vec![k2()],
+        Keys::Multi => vec![k1(), k2()],
+    }
+}
+
+fn filter_expr(filter: Filter) -> Option<Arc<dyn PhysicalExpr>> {
+    match filter {
+        Filter::None => None,
+        Filter::VLtW => Some(cmp_expr(
+            col("v", 2, DataType::Int64),
+            CmpOp::Lt,
+            col("w", 5, DataType::Int64),
+        )),
+        Filter::WNot200 => Some(cmp_expr(col("w", 5, DataType::Int64), CmpOp::NotEq, lit_i64(200))),
+        Filter::VNot20 => Some(cmp_expr(col("v", 2, DataType::Int64), CmpOp::NotEq, lit_i64(20))),
+    }
+}
+
+fn make_join(keys: Keys, filter: Filter, jt: JoinType) -> HashJoinExec {
+    let left = Arc::new(TestInput {
+        schema: left_schema(),
+        parallelism: 1,
+    });
+    let right = Arc::new(TestInput {
+        schema: right_schema(),
+        parallelism: 1,
+    });
+    HashJoinExec::try_new(
+        left,
+        right,
+        on_exprs(keys),
+        filter_expr(filter),
+        jt,
+        PartitionMode::Partitioned,
+    )
+    .unwrap()
+}
+
+/// Drives subtask 0 of `join` through the whole input.
+fn run(
+    join: &HashJoinExec,
+    left: &[RecordBatch],
+    right: &[RecordBatch],
+    batch_size: usize,
+) -> (Vec<RecordBatch>, OperatorContext) {
+    let Instance::Operator(mut op) = join.instantiate(0).unwrap() else {
+        panic!("expected an operator")
+    };
+    assert_eq!(op.input_order(), InputOrder::FirstComplete(0));
+    let mut ctx = OperatorContext::new("join", 0, 1, batch_size);
+    let mut out = Output::new();
+    let mut result = vec![];
+    let collect = |out: &mut Output, result: &mut Vec<RecordBatch>| {
+        for e in out.drain() {
+            match e {
+                StreamElement::Batch(b) => result.push(b),
+                other => panic!("unexpected element {other:?}"),
+            }
+        }
+    };
+    for b in left {
+        op.process_batch(0, b.clone(), &mut ctx, &mut out).unwrap();
+        assert!(out.is_empty(), "nothing is emitted while building");
+    }
+    op.on_input_end(0, &mut ctx, &mut out).unwrap();
+    for b in right {
+        op.process_batch(1, b.clone(), &mut ctx, &mut out).unwrap();
+        collect(&mut out, &mut result);
+    }
+    op.on_input_end(1, &mut ctx, &mut out).unwrap();
+    op.on_end(&mut ctx, &mut out).unwrap();
+    collect(&mut out, &mut result);
+    for b in &result {
+        assert_eq!(b.schema(), join.schema());
+        assert!(
+            b.num_rows() <= batch_size,
+            "batch of {} rows > batch_size {batch_size}",
+            b.num_rows()
+        );
+    }
+    (result, ctx)
+}
+
+/// Every output row as `a|b|c` (NULL for nulls), sorted.
+fn render(batches: &[RecordBatch]) -> Vec<String> {
+    let opts = FormatOptions::default().with_null("NULL");
+    let mut rows = vec![];
+    for b in batches {
+        let fmts: Vec<ArrayFormatter> = b
+            .columns()
+            .iter()
+            .map(|c| ArrayFormatter::try_new(c, &opts).unwrap())
+            .collect();
+        for i in 0..b.num_rows() {
+            rows.push(
+                fmts.iter()
+                    .map(|f| f.value(i).to_string())
+                    .collect::<Vec<_>>()
+                    .join("|"),
+            );
+        }
+    }
+    rows.sort();
+    rows
+}
+
+fn render_row(r: Option<&Row>) -> String {
+    match r {
+        None => "NULL|NULL|NULL".to_string(),
+        Some((k1, k2, v)) => format!(
+            "{}|{}|{}",
+            k1.map_or("NULL".to_string(), |k| k.to_string()),
+            k2.clone().unwrap_or_else(|| "NULL".to_string()),
+            v
+        ),
+    }
+}
+
+/// The naive nested-loop reference.
+fn reference(left: &[Row], right: &[Row], keys: Keys, filter: Filter, jt: JoinType) -> Vec<String> {
+    let matches = |l: &Row, r: &Row| {
+        let k1 = matches!((l.0, r.0), (Some(a), Some(b)) if a == b);
+        let k2 = matches!((&l.1, &r.1), (Some(a), Some(b)) if a == b);
+        let keys_ok = match keys {
+            Keys::None => true,
+            Keys::Int => k1,
+            Keys::Str => k2,
+            Keys::Multi => k1 && k2,
+        };
+        let filter_ok = match filter {
+            Filter::None => true,
+            Filter::VLtW => l.2 < r.2,
+            Filter::WNot200 => r.2 != 200,
+            Filter::VNot20 => l.2 != 20,
+        };
+        keys_ok && filter_ok
+    };
+    let mut rows = vec![];
+    let mut left_matched = vec![false; left.len()];
+    let mut right_matched = vec![false; right.len()];
+    for (i, l) in left.iter().enumerate() {
+        for (j, r) in right.iter().enumerate() {
+            if matches(l, r) {
+                left_matched[i] = true;
+                right_matched[j] = true;
+                if matches!(jt, JoinType::Inner | JoinType::Left | JoinType::Right | JoinType::Full) {
+                    rows.push(format!("{}|{}", render_row(Some(l)), render_row(Some(r))));
+                }
+            }
+        }
+    }
+    for (i, l) in left.iter().enumerate() {
+        match jt {
+            JoinType::Left | JoinType::Full if !left_matched[i] => {
+                rows.push(format!("{}|{}", render_row(Some(l)), render_row(None)))
+            }
+            JoinType::LeftSemi if left_matched[i] => rows.push(render_row(Some(l))),
+            JoinType::LeftAnti if !left_matched[i] => rows.push(render_row(Some(l))),
+            _ => {}
+        }
+    }
+    for (j, r) in right.iter().enumerate() {
+        match jt {
+            JoinType::Right | JoinType::Full if !right_matched[j] => {
+                rows.push(format!("{}|{}", render_row(None), render_row(Some(r))))
+            }
+            JoinType::RightSemi if right_matched[j] => rows.push(render_row(Some(r))),
+            JoinType::RightAnti if !right_matched[j] => rows.push(render_row(Some(r))),
+            _ => {}
+        }
+    }
+    rows.sort();
+    rows
+}
+
+fn row(k1: Option<i64>, k2: Option<&str>, v: i64) -> Row {
+    (k1, k2.map(str::to_string), v)
+}
+
+fn sample_left() -> Vec<Row> {
+    vec![
+        row(Some(1), Some("a"), 10),
+        row(Some(2), Some("b"), 20),
+        row(Some(2), Some("c"), 21),
+        row(None, Some("a"), 30),
+        row(Some(4), None, 40),
+    ]
+}
+
+fn sample_right() -> Vec<Row> {
+    vec![
+        row(Some(2), Some("b"), 200),
+        row(Some(3), Some("x"), 300),
+        row(None, Some("a"), 301),
+        row(Some(1), Some("a"), 100),
+        row(Some(2), Some("c"), 201),
+    ]
+}
+
+fn check(keys: Keys, filter: Filter, jt: JoinType, left: &[Row], right: &[Row], chunk: usize, batch_size: usize) {
+    let join = make_join(keys, filter, jt);
+    let (out, _) = run(
+        &join,
+        &batches(&left_schema(), left, chunk),
+        &batches(&right_schema(), right, chunk),
+        batch_size,
+    );
+    assert_eq!(
+        render(&out),
+        reference(left, right, keys, filter, jt),
+        "{keys:?} {filter:?} {jt:?}"
+    );
+}
+
+#[test]
+fn every_type_matches_hand_counts() {
+    // Expected row counts over the sample data, keyed on k1, per filter.
+    let cases: [(Filter, [usize; 8]); 3] = [
+        (Filter::None, [5, 7, 7, 9, 3, 2, 3, 2]),
+        (Filter::WNot200, [3, 5, 6, 8, 3, 2, 2, 3]),
+        (Filter::VNot20, [3, 6, 5, 8, 2, 3, 3, 2]),
+    ];
+    for (filter, counts) in cases {
+        for (jt, expected) in ALL_TYPES.into_iter().zip(counts) {
+            let want = reference(&sample_left(), &sample_right(), Keys::Int, filter, jt);
+            assert_eq!(want.len(), expected, "reference {filter:?} {jt:?}");
+            check(Keys::Int, filter, jt, &sample_left(), &sample_right(), 2, 1024);
+        }
+    }
+}
+
+#[test]
+fn inner_join_exact_rows() {
+    let join = make_join(Keys::Int, Filter::None, JoinType::Inner);
+    let (out, ctx) = run(
+        &join,
+        &batches(&left_schema(), &sample_left(), 3),
+        &batches(&right_schema(), &sample_right(), 3),
+        1024,
+    );
+    assert_eq!(
+        render(&out),
+        vec![
+            "1|a|10|1|a|100",
+            "2|b|20|2|b|200",
+            "2|b|20|2|c|201",
+            "2|c|21|2|b|200",
+            "2|c|21|2|c|201",
+        ]
+    );
+    let metric = |name: &str| ctx.metrics.extra.iter().find(|(n, _)| n == name).map(|(_, v)| *v);
+    assert_eq!(metric("build_rows"), Some(5));
+    assert_eq!(metric("probe_rows"), Some(5));
+    assert_eq!(metric("build_distinct_keys"), Some(3));
+}
+
+#[test]
+fn left_anti_keeps_null_keys_and_right_anti_too() {
+    let join = make_join(Keys::Int, Filter::None, JoinType::LeftAnti);
+    let (out, _) = run(
+        &join,
+        &[to_batch(&left_schema(), &sample_left())],
+        &[to_batch(&right_schema(), &sample_right())],
+        64,
+    );
+    assert_eq!(render(&out), vec!["4|NULL|40", "NULL|a|30"]);
+    let join = make_join(Keys::Int, Filter::None, JoinType::RightAnti);
+    let (out, _) = run(
+        &join,
+        &[to_batch(&left_schema(), &sample_left())],
+        &[to_batch(&right_schema(), &sample_right())],
+        64,
+    );
+    assert_eq!(render(&out), vec!["3|x|300", "NULL|a|301"]);
+}
+
+#[test]
+fn every_type_every_key_kind_and_filter() {
+    for keys in [Keys::None, Keys::Int, Keys::Str, Keys::Multi] {
+        for filter in [Filter::None, Filter::VLtW, Filter::WNot200, Filter::VNot20] {
+            for jt in ALL_TYPES {
+                for (chunk, batch_size) in [(1, 1), (2, 3), (10, 1024)] {
+                    check(keys, filter, jt, &sample_left(), &sample_right(), chunk, batch_size);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn empty_build_side() {
+    for keys in [Keys::None, Keys::Int, Keys::Multi] {
+        for filter in [Filter::None, Filter::VLtW] {
+            for jt in ALL_TYPES {
+                check(keys, filter, jt, &[], &sample_right(), 2, 4);
+            }
+        }
+    }
+    // Right outer with no build rows: every probe row NULL-padded.
+    let join = make_join(Keys::Int, Filter::None, JoinType::Right);
+    let (out, _) = run(&join, &[], &[to_batch(&right_schema(), &sample_right())], 64);
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].num_rows(), 5);
+    assert_eq!(out[0].column(0).null_count(), 5);
+}
+
+#[test]
+fn empty_probe_side() {
+    for keys in [Keys::None, Keys::Int, Keys::Str] {
+        for filter in [Filter::None, Filter::WNot200] {
+            for jt in ALL_TYPES {
+                check(keys, filter, jt, &sample_left(), &[], 2, 4);
+            }
+        }
+    }
+    // Empty batches on both inputs are harmless.
+    let join = make_join(Keys::Int, Filter::None, JoinType::Left);
+    let empty_l = to_batch(&left_schema(), &[]);
+    let empty_r = to_batch(&right_schema(), &[]);
+    let (out, _) = run(
+        &join,
+        &[empty_l.clone(), to_batch(&left_schema(), &sample_left()), empty_l],
+        &[empty_r],
+        64,
+    );
+    assert_eq!(render(&out).len(), 5);
+}
+
+#[test]
+fn duplicate_keys_split_at_batch_size() {
+    // 10 x 10 rows with one key: 100 pairs, emitted in batches of at most 7.
+    let left: Vec<Row> = (0..10).map(|i| row(Some(7), Some("k"), i)).collect();
+    let right: Vec<Row> = (0..10).map(|i| row(Some(7), Some("k"), 100 + i)).collect();
+    for keys in [Keys::Int, Keys::Str, Keys::Multi, Keys::None] {
+        let join = make_join(keys, Filter::None, JoinType::Inner);
+        let (out, _) = run(
+            &join,
+            &batches(&left_schema(), &left, 4),
+            &batches(&right_schema(), &right, 10),
+            7,
+        );
+        assert_eq!(out.iter().map(|b| b.num_rows()).sum::<usize>(), 100);
+        assert!(out.len() >= 15, "{keys:?}: {} batches", out.len());
+        assert_eq!(
+            render(&out),
+            reference(&left, &right, keys, Filter::None, JoinType::Inner)
+        );
+    }
+    // With a filter, the survivors are coalesced up to the batch size.
+    let join = make_join(Keys::Int, Filter::VLtW, JoinType::Full);
+    let (out, _) = run(
+        &join,
+        &batches(&left_schema(), &left, 4),
+        &batches(&right_schema(), &right, 10),
+        7,
+    );
+    assert_eq!(out.iter().map(|b| b.num_rows()).sum::<usize>(), 100);
+    assert!(out.iter().filter(|b| b.num_rows() < 7).count() <= 1);
+}
+
+#[test]
+fn chains_resume_across_chunks() {
+    // Several probe rows hitting long chains, chunk limit smaller than a chain.
+    let left: Vec<Row> = (0..9).map(|i| row(Some(i % 3), None, i)).collect();
+    let right: Vec<Row> = (0..6).map(|i| row(Some(i % 4), None, i)).collect();
+    for bs in [1, 2, 3, 5, 100] {
+        for jt in ALL_TYPES {
+            check(Keys::Int, Filter::None, jt, &left, &right, 6, bs);
+            check(Keys::Int, Filter::VLtW, jt, &left, &right, 6, bs);
+        }
+    }
+}
+
+#[test]
+fn float_keys_normalize_zero_and_nan() {
+    let schema = Arc::new(Schema::new(vec![Field::new("f", DataType::Float64, true)]));
+    let left = RecordBatch::try_new(
+        Arc::clone(&schema),
+        vec![Arc::new(Float64Array::from(vec![
+            Some(-0.0),
+            Some(f64::NAN),
+            Some(1.5),
+            None,
+        ]))],
+    )
+    .unwrap();
+    let right = RecordBatch::try_new(
+        Arc::clone(&schema),
+        vec![Arc::new(Float64Array::from(vec![
+            Some(0.0),
+            Some(-f64::NAN),
+            Some(1.5),
+            None,
+            Some(2.0),
+        ]))],
+    )
+    .unwrap();
+    let input = Arc::new(TestInput {
+        schema: Arc::clone(&schema),
+        parallelism: 1,
+    });
+    let key = || col("f", 0, DataType::Float64);
+    for multi in [false, true] {
+        let mut on = vec![(key(), key())];
+        if multi {
+            on.push((key(), key()));
+        }
+        let join = HashJoinExec::try_new(
+            Arc::clone(&input) as _,
+            Arc::clone(&input) as _,
+            on,
+            None,
+            JoinType::Inner,
+            PartitionMode::Partitioned,
+        )
+        .unwrap();
+        let (out, _) = run(&join, std::slice::from_ref(&left), std::slice::from_ref(&right), 16);
+        assert_eq!(out.iter().map(|b| b.num_rows()).sum::<usize>(), 3, "multi={multi}");
+    }
+}
+
+#[test]
+fn output_schemas_follow_join_type() {
+    let nullability = |jt: JoinType| -> Vec<bool> {
+        make_join(Keys::Int, Filter::None, jt)
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.is_nullable())
+            .collect()
+    };
+    assert_eq!(nullability(JoinType::Inner), vec![true, true, false, true, true, false]);
+    assert_eq!(nullability(JoinType::Left), vec![true, true, false, true, true, true]);
+    assert_eq!(nullability(JoinType::Right), vec![true, true, true, true, true, false]);
+    assert_eq!(nullability(JoinType::Full), vec![true; 6]);
+    assert_eq!(nullability(JoinType::LeftSemi), vec![true, true, false]);
+    assert_eq!(
+        make_join(Keys::Int, Filter::None, JoinType::LeftAnti).schema(),
+        left_schema()
+    );
+    assert_eq!(
+        make_join(Keys::Int, Filter::None, JoinType::RightSemi).schema(),
+        right_schema()
+    );
+    assert_eq!(
+        make_join(Keys::Int, Filter::None, JoinType::RightAnti).schema(),
+        right_schema()
+    );
+}
+
+#[test]
+fn plan_node_facts_and_errors() {
+    let left: Arc<dyn ExecutionPlan> = Arc::new(TestInput {
+        schema: left_schema(),
+        parallelism: 2,
+    });
+    let right: Arc<dyn ExecutionPlan> = Arc::new(TestInput {
+        schema: right_schema(),
+        parallelism: 3,
+    });
+    let try_join =
+        |on, filter, jt, mode| HashJoinExec::try_new(Arc::clone(&left), Arc::clone(&right), on, filter, jt, mode);
+    let join = try_join(
+        on_exprs(Keys::Int),
+        filter_expr(Filter::VLtW),
+        JoinType::Right,
+        PartitionMode::CollectLeft,
+    )
+    .unwrap();
+    assert_eq!(join.parallelism(), 3);
+    assert_eq!(join.join_type(), JoinType::Right);
+    assert_eq!(join.mode(), PartitionMode::CollectLeft);
+    assert_eq!(join.name(), "HashJoinExec");
+    assert_eq!(join.children().len(), 2);
+    assert_eq!(
+        join.describe(),
+        "type=Right, mode=CollectLeft, on=[(k1@0, rk1@0)], filter=v@2 Lt w@5"
+    );
+    assert!(join.instantiate(2).is_ok());
+    assert!(join.instantiate(3).is_err());
+    let nl = try_join(vec![], None, JoinType::Inner, PartitionMode::CollectLeft).unwrap();
+    assert_eq!(nl.name(), "NestedLoopJoinExec");
+
+    for jt in [JoinType::Left, JoinType::Full, JoinType::LeftSemi, JoinType::LeftAnti] {
+        let err = try_join(on_exprs(Keys::Int), None, jt, PartitionMode::CollectLeft).unwrap_err();
+        assert!(err.to_string().contains("CollectLeft"), "{err}");
+        assert!(try_join(on_exprs(Keys::Int), None, jt, PartitionMode::Partitioned).is_ok());
+    }
+    for jt in [
+        JoinType::Inner,
+        JoinType::Right,
+        JoinType::RightSemi,
+        JoinType::RightAnti,
+    ] {
+        assert!(try_join(on_exprs(Keys::Int), None, jt, PartitionMode::CollectLeft).is_ok());
+    }
+    // Mismatched key types.
+    let bad_on = vec![(col("k1", 0, DataType::Int64), col("rk2", 1, DataType::Utf8))];
+    let err = try_join(bad_on, None, JoinType::Inner, PartitionMode::Partitioned).unwrap_err();
+    assert!(err.to_string().contains("k1@0 = rk2@1"), "{err}");
+    // A non-boolean filter.
+    let err = try_join(
+        vec![],
+        Some(col("v", 2, DataType::Int64)),
+        JoinType::Inner,
+        PartitionMode::Partitioned,
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("must be boolean"), "{err}");
+}
+
+#[test]
+fn build_batch_after_build_end_is_an_error() {
+    let join = make_join(Keys::Int, Filter::None, JoinType::Inner);
+    let Instance::Operator(mut op) = join.instantiate(0).unwrap() else {
+        panic!()
+    };
+    let mut ctx = OperatorContext::new("join", 0, 1, 8);
+    let mut out = Output::new();
+    op.on_input_end(0, &mut ctx, &mut out).unwrap();
+    assert!(op
+        .process_batch(0, to_batch(&left_schema(), &sample_left()), &mut ctx, &mut out)
+        .is_err());
+    assert!(op
+        .process_batch(2, to_batch(&left_schema(), &sample_left()), &mut ctx, &mut out)
+        .is_err());
+}
+
+#[test]
+fn filter_null_counts_as_false() {
+    // rk1 < k1 is NULL where either key is NULL; nested loop keeps the NULL rows as candidates.
+    let filter = cmp_expr(col("k1", 0, DataType::Int64), CmpOp::Lt, col("rk1", 3, DataType::Int64));
+    let left = Arc::new(TestInput {
+        schema: left_schema(),
+        parallelism: 1,
+    });
+    let right = Arc::new(TestInput {
+        schema: right_schema(),
+        parallelism: 1,
+    });
+    let join = HashJoinExec::try_new(
+        left,
+        right,
+        vec![],
+        Some(filter),
+        JoinType::LeftAnti,
+        PartitionMode::Partitioned,
+    )
+    .unwrap();
+    let (out, _) = run(
+        &join,
+        &[to_batch(&left_schema(), &sample_left())],
+        &[to_batch(&right_schema(), &sample_right())],
+        8,
+    );
+    // k1 = 1, 2 have a larger rk1 (2, 3); NULL and 4 do not.
+    assert_eq!(render(&out), vec!["4|NULL|40", "NULL|a|30"]);
+}
+
+fn arb_rows(max: usize) -> impl Strategy<Value = Vec<Row>> {
+    prop::collection::vec(
+        (
+            prop::option::weighted(0.8, 0i64..5),
+            prop::option::weighted(0.8, prop::sample::select(vec!["a", "b", "c"])),
+            0i64..400,
+        ),
+        0..max,
+    )
+    .prop_map(|rows| {
+        rows.into_iter()
+            .map(|(k1, k2, v)| (k1, k2.map(str::to_string), v))
+            .collect()
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(96))]
+    #[test]
+    fn randomized_against_reference(
+        left in arb_rows(30),
+        right in arb_rows(30),
+        keys in prop::sample::select(vec![Keys::None, Keys::Int, Keys::Str, Keys::Multi]),
+        filter in prop::sample::select(vec![Filter::None, Filter::VLtW, Filter::WNot200]),
+        jt in prop::sample::select(ALL_TYPES.to_vec()),
+        chunk in 1usize..8,
+        batch_size in 1usize..20,
+    ) {
+        let join = make_join(keys, filter, jt);
+        let (out, _) = run(&join, &batches(&left_schema(), &left, chunk), &batches(&right_schema(), &right, chunk + 1), batch_size);
+        prop_assert_eq!(render(&out), reference(&left, &right, keys, filter, jt));
+    }
+}
+
+#[test]
+fn string_keys_with_many_distinct_values() {
+    let left: Vec<Row> = (0..500)
+        .map(|i| (Some(i % 50), Some(format!("s{}", i % 37)), i))
+        .collect();
+    let right: Vec<Row> = (0..300)
+        .map(|i| (Some(i % 60), Some(format!("s{}", i % 41)), i))
+        .collect();
+    for keys in [Keys::Int, Keys::Str, Keys::Multi] {
+        for jt in [JoinType::Inner, JoinType::Full, JoinType::LeftSemi, JoinType::RightAnti] {
+            check(keys, Filter::None, jt, &left, &right, 64, 256);
+        }
+    }
+}
+
+#[test]
+fn zero_column_sides() {
+    // A cross join of two inputs without columns (e.g. counting rows) keeps the row counts.
+    let empty_schema = Arc::new(Schema::empty());
+    let input = Arc::new(TestInput {
+        schema: Arc::clone(&empty_schema),
+        parallelism: 1,
+    });
+    let join = HashJoinExec::try_new(
+        Arc::clone(&input) as _,
+        Arc::clone(&input) as _,
+        vec![],
+        None,
+        JoinType::Inner,
+        PartitionMode::Partitioned,
+    )
+    .unwrap();
+    let batch = |n| {
+        RecordBatch::try_new_with_options(
+            Arc::clone(&empty_schema),
+            vec![],
+            &arrow::array::RecordBatchOptions::new().with_row_count(Some(n)),
+        )
+        .unwrap()
+    };
+    let (out, _) = run(&join, &[batch(3)], &[batch(4), batch(2)], 5);
+    assert_eq!(out.iter().map(|b| b.num_rows()).sum::<usize>(), 18);
+}
