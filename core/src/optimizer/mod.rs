@@ -4,7 +4,20 @@
 //! plan-snapshot tests. The [`Optimizer`] runs the rules in order, repeatedly, until a pass
 //! changes nothing (or a pass limit is reached).
 
+pub mod push_down_filter;
+pub mod push_down_limit;
+pub mod push_down_projection;
+pub mod simplify_expressions;
+#[cfg(test)]
+mod test_util;
+mod utils;
+
 use std::sync::Arc;
+
+pub use push_down_filter::PushDownFilter;
+pub use push_down_limit::PushDownLimit;
+pub use push_down_projection::PushDownProjection;
+pub use simplify_expressions::SimplifyExpressions;
 
 use crate::error::Result;
 use crate::executor::SessionConfig;
@@ -69,7 +82,147 @@ impl Optimizer {
     }
 }
 
-/// The default rule set, in order. (Filled by the rule files of this module.)
+/// The default rule set, in order: [`SimplifyExpressions`], [`PushDownFilter`],
+/// [`PushDownProjection`], [`PushDownLimit`].
 pub fn default_optimizer() -> Optimizer {
-    Optimizer::with_rules(vec![])
+    Optimizer::with_rules(vec![
+        Box::new(SimplifyExpressions),
+        Box::new(PushDownFilter),
+        Box::new(PushDownProjection),
+        Box::new(PushDownLimit),
+    ])
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::test_util::{assert_same_output, optimize, pushdown_scan, run, scan};
+    use super::*;
+    use crate::expr::{col, lit, sum};
+    use crate::plan::JoinType;
+
+    fn plans() -> Vec<Arc<LogicalPlan>> {
+        let tpch_like = scan("t", &["a", "b", "c"])
+            .cross_join(pushdown_scan("u", &["d", "e", "f"]).build())
+            .unwrap()
+            .filter(
+                col("a")
+                    .eq(col("d"))
+                    .and(col("e").gt(lit(1i64).add(lit(2i64))))
+                    .and(lit(true))
+                    .and(col("b").lt(col("f"))),
+            )
+            .unwrap()
+            .aggregate(vec![col("c")], vec![sum(col("e"))])
+            .unwrap()
+            .sort(vec![col("sum(e)").sort_desc()])
+            .unwrap()
+            .limit(1, Some(10))
+            .unwrap()
+            .build();
+        let union = scan("t", &["a", "b"])
+            .union(scan("v", &["x", "y"]).build())
+            .unwrap()
+            .alias("w")
+            .unwrap()
+            .project(vec![col("w.b"), col("w.a").mul(lit(2i64)).alias("a2")])
+            .unwrap()
+            .filter(col("a2").gt(lit(4i64)))
+            .unwrap()
+            .limit(0, Some(3))
+            .unwrap()
+            .build();
+        let outer = scan("t", &["a", "b"])
+            .join(
+                scan("u", &["d"]).build(),
+                JoinType::Left,
+                vec![(col("a"), col("d"))],
+                Some(col("d").gt(lit(0i64))),
+            )
+            .unwrap()
+            .filter(col("b").is_null().and(col("d").is_null()))
+            .unwrap()
+            .project(vec![col("t.a")])
+            .unwrap()
+            .build();
+        vec![tpch_like, union, outer]
+    }
+
+    #[test]
+    fn default_rules_in_order() {
+        assert_eq!(
+            default_optimizer().rule_names(),
+            vec![
+                "simplify_expressions",
+                "push_down_filter",
+                "push_down_projection",
+                "push_down_limit"
+            ]
+        );
+    }
+
+    #[test]
+    fn default_optimizer_reaches_a_fixed_point_and_keeps_schemas() {
+        for plan in plans() {
+            let once = optimize(&plan);
+            assert_same_output(&plan, &once);
+            let twice = optimize(&once);
+            assert_eq!(once.display_indent(), twice.display_indent());
+            // Each rule alone returns the same Arc on the optimized plan.
+            for rule in default_optimizer().rules.iter() {
+                let again = run(rule.as_ref(), &once);
+                assert!(
+                    Arc::ptr_eq(&again, &once),
+                    "{} changed:\n{}",
+                    rule.name(),
+                    again.display_indent()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn comma_join_plan() {
+        let out = optimize(&plans()[0]);
+        assert_eq!(
+            out.display_indent(),
+            "Limit: skip=1, fetch=10\n  \
+             Sort: sum(e) DESC NULLS FIRST fetch=11\n    \
+             Aggregate: groupBy=[c], aggr=[sum(e)]\n      \
+             Projection: t.c, u.e\n        \
+             Inner Join: on=[a = d] filter=b < f\n          \
+             TableScan: t\n          \
+             Filter: e > 3\n            \
+             TableScan: u filters=[e > 3]\n"
+        );
+    }
+
+    #[test]
+    fn union_alias_plan_and_outer_join_plan() {
+        let out = optimize(&plans()[1]);
+        assert_eq!(
+            out.display_indent(),
+            "Projection: w.b, w.a * 2 AS a2\n  \
+             Limit: skip=0, fetch=3\n    \
+             SubqueryAlias: w\n      \
+             Union\n        \
+             Filter: t.a * 2 > 4\n          \
+             TableScan: t\n        \
+             Filter: v.x * 2 > 4\n          \
+             TableScan: v\n"
+        );
+        let out = optimize(&plans()[2]);
+        assert_eq!(
+            out.display_indent(),
+            "Projection: t.a\n  \
+             Filter: d IS NULL\n    \
+             Left Join: on=[a = d]\n      \
+             Projection: t.a\n        \
+             Filter: b IS NULL\n          \
+             TableScan: t\n      \
+             Filter: d > 0\n        \
+             TableScan: u\n"
+        );
+    }
 }
