@@ -609,13 +609,10 @@ fn interval_literal(iv: &ast::Interval, node: &ast::Expr) -> Result<ScalarValue>
         },
         _ => return Err(unsupported_at("INTERVAL with a non-literal value", node)),
     };
-    let unit = match &iv.leading_field {
-        None => None,
-        Some(f) => Some(match f {
-            DateTimeField::Custom(id) => id.value.to_ascii_lowercase(),
-            other => other.to_string().to_ascii_lowercase(),
-        }),
-    };
+    let unit = iv.leading_field.as_ref().map(|f| match f {
+        DateTimeField::Custom(id) => id.value.to_ascii_lowercase(),
+        other => other.to_string().to_ascii_lowercase(),
+    });
     interval_from_text(&text, unit.as_deref(), node).map(|v| ScalarValue::IntervalMonthDayNano(Some(v)))
 }
 
