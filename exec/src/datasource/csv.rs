@@ -30,7 +30,10 @@ pub struct CsvTable {
 }
 
 fn io_err(path: &Path, source: std::io::Error) -> ExecError {
-    ExecError::Io { path: path.display().to_string(), source }
+    ExecError::Io {
+        path: path.display().to_string(),
+        source,
+    }
 }
 
 /// A CSV reader error as [`ExecError::CorruptFile`], with the 1-based line of the file.
@@ -43,8 +46,14 @@ fn csv_error(path: &Path, e: ArrowError) -> ExecError {
         let digits: String = message[start..].chars().take_while(char::is_ascii_digit).collect();
         digits.parse::<usize>().ok().map(|n| n + offset)
     };
-    let location = line("for line ", 0).or_else(|| line("at line ", 1)).map(|n| format!("line {n}"));
-    ExecError::CorruptFile { path: path.display().to_string(), location, message }
+    let location = line("for line ", 0)
+        .or_else(|| line("at line ", 1))
+        .map(|n| format!("line {n}"));
+    ExecError::CorruptFile {
+        path: path.display().to_string(),
+        location,
+        message,
+    }
 }
 
 impl CsvTable {
@@ -55,11 +64,14 @@ impl CsvTable {
     /// # Errors
     /// [`ExecError::SchemaMismatch`], [`ExecError::CorruptFile`] (unreadable CSV), [`ExecError::Io`].
     pub fn try_open(files: Vec<PathBuf>, options: &ReadOptions) -> Result<Self> {
-        let format = Format::default().with_header(options.has_header).with_delimiter(options.delimiter);
+        let format = Format::default()
+            .with_header(options.has_header)
+            .with_delimiter(options.delimiter);
         let infer = |path: &Path| -> Result<arrow::datatypes::Schema> {
             let file = File::open(path).map_err(|e| io_err(path, e))?;
-            let (schema, _) =
-                format.infer_schema(file, Some(options.infer_records.max(1))).map_err(|e| csv_error(path, e))?;
+            let (schema, _) = format
+                .infer_schema(file, Some(options.infer_records.max(1)))
+                .map_err(|e| csv_error(path, e))?;
             Ok(schema)
         };
         let Some(first) = files.first() else {
@@ -72,7 +84,11 @@ impl CsvTable {
                 for path in files.iter().skip(1) {
                     let other = infer(path)?;
                     let same = other.fields().len() == schema.fields().len()
-                        && other.fields().iter().zip(schema.fields()).all(|(a, b)| a.name() == b.name());
+                        && other
+                            .fields()
+                            .iter()
+                            .zip(schema.fields())
+                            .all(|(a, b)| a.name() == b.name());
                     if !same {
                         return Err(ExecError::SchemaMismatch {
                             first_path: first.display().to_string(),
@@ -114,7 +130,11 @@ impl TableSource for CsvTable {
     }
 
     fn statistics(&self) -> Statistics {
-        Statistics { num_rows: None, total_bytes: Some(self.total_bytes), columns: vec![] }
+        Statistics {
+            num_rows: None,
+            total_bytes: Some(self.total_bytes),
+            columns: vec![],
+        }
     }
 
     fn describe(&self) -> String {
@@ -146,10 +166,24 @@ impl CsvScanExec {
         parallelism: usize,
         batch_size: usize,
     ) -> Result<Self> {
-        let projection = projection.map(<[usize]>::to_vec).unwrap_or_else(|| (0..table.schema.fields().len()).collect());
-        let schema = Arc::new(table.schema.project(&projection).map_err(|e| ExecError::arrow("csv scan projection", e))?);
+        let projection = projection
+            .map(<[usize]>::to_vec)
+            .unwrap_or_else(|| (0..table.schema.fields().len()).collect());
+        let schema = Arc::new(
+            table
+                .schema
+                .project(&projection)
+                .map_err(|e| ExecError::arrow("csv scan projection", e))?,
+        );
         let parallelism = parallelism.min(table.files.len()).max(1);
-        Ok(CsvScanExec { table, projection, schema, fetch, parallelism, batch_size: batch_size.max(1) })
+        Ok(CsvScanExec {
+            table,
+            projection,
+            schema,
+            fetch,
+            parallelism,
+            batch_size: batch_size.max(1),
+        })
     }
 }
 
@@ -182,9 +216,19 @@ impl ExecutionPlan for CsvScanExec {
 
     fn instantiate(&self, subtask: usize) -> Result<Instance> {
         if subtask >= self.parallelism {
-            return Err(crate::exec_internal!("CsvScanExec subtask {subtask} of {}", self.parallelism));
+            return Err(crate::exec_internal!(
+                "CsvScanExec subtask {subtask} of {}",
+                self.parallelism
+            ));
         }
-        let files = self.table.files.iter().skip(subtask).step_by(self.parallelism).cloned().collect();
+        let files = self
+            .table
+            .files
+            .iter()
+            .skip(subtask)
+            .step_by(self.parallelism)
+            .cloned()
+            .collect();
         Ok(Instance::Source(Box::new(CsvSource {
             table: self.table.clone(),
             projection: self.projection.clone(),
@@ -245,7 +289,9 @@ impl Source for CsvSource {
             };
             self.next += 1;
             let file = File::open(&path).map_err(|e| io_err(&path, e))?;
-            let format = Format::default().with_header(self.table.has_header).with_delimiter(self.table.delimiter);
+            let format = Format::default()
+                .with_header(self.table.has_header)
+                .with_delimiter(self.table.delimiter);
             let reader = arrow::csv::ReaderBuilder::new(Arc::clone(&self.table.schema))
                 .with_format(format)
                 .with_batch_size(self.batch_size)
@@ -267,7 +313,9 @@ mod tests {
     use crate::datasource::{create_scan, open_files};
 
     fn drain(exec: &dyn ExecutionPlan, subtask: usize) -> Result<Vec<RecordBatch>> {
-        let Instance::Source(mut src) = exec.instantiate(subtask)? else { panic!("not a source") };
+        let Instance::Source(mut src) = exec.instantiate(subtask)? else {
+            panic!("not a source")
+        };
         let mut ctx = OperatorContext::new("scan", subtask, exec.parallelism(), 2);
         let mut out = vec![];
         while let Some(b) = src.next_batch(&mut ctx)? {
@@ -289,7 +337,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("a.csv"), "id,name,score\n1,x,1.5\n2,,2.5\n3,z,\n").unwrap();
         std::fs::write(dir.path().join("b.csv"), "id,name,score\n4,w,4.0\n").unwrap();
-        let t = open_files(rill_core::FileFormat::Csv, dir.path().to_str().unwrap(), &ReadOptions::default()).unwrap();
+        let t = open_files(
+            rill_core::FileFormat::Csv,
+            dir.path().to_str().unwrap(),
+            &ReadOptions::default(),
+        )
+        .unwrap();
         let s = t.schema();
         assert_eq!(s.field(0).data_type(), &DataType::Int64);
         assert_eq!(s.field(1).data_type(), &DataType::Utf8);
@@ -299,13 +352,23 @@ mod tests {
         assert_eq!(scan.parallelism(), 2);
         assert_eq!(scan.schema().field(0).name(), "score");
         let batches = all_rows(scan.as_ref()).unwrap();
-        let ids: Vec<i64> = batches.iter().flat_map(|b| b.column(1).as_primitive::<Int64Type>().values().to_vec()).collect();
+        let ids: Vec<i64> = batches
+            .iter()
+            .flat_map(|b| b.column(1).as_primitive::<Int64Type>().values().to_vec())
+            .collect();
         assert_eq!(ids, vec![1, 2, 3, 4]);
         let nulls: usize = batches.iter().map(|b| b.column(0).null_count()).sum();
         assert_eq!(nulls, 1);
         // fetch
         let scan = create_scan(&t, None, &[], Some(1), 1, 1024).unwrap();
-        assert_eq!(all_rows(scan.as_ref()).unwrap().iter().map(|b| b.num_rows()).sum::<usize>(), 1);
+        assert_eq!(
+            all_rows(scan.as_ref())
+                .unwrap()
+                .iter()
+                .map(|b| b.num_rows())
+                .sum::<usize>(),
+            1
+        );
     }
 
     #[test]
@@ -313,11 +376,23 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("x.csv");
         std::fs::write(&p, "1;a\n2;b\n").unwrap();
-        let opts = ReadOptions { has_header: false, delimiter: b';', ..Default::default() };
+        let opts = ReadOptions {
+            has_header: false,
+            delimiter: b';',
+            ..Default::default()
+        };
         let t = open_files(rill_core::FileFormat::Csv, p.to_str().unwrap(), &opts).unwrap();
         assert_eq!(t.schema().field(0).name(), "column_1");
-        let schema = Arc::new(Schema::new(vec![Field::new("k", DataType::Int32, false), Field::new("v", DataType::Utf8, true)]));
-        let opts = ReadOptions { has_header: false, delimiter: b';', schema: Some(Arc::clone(&schema)), ..Default::default() };
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("k", DataType::Int32, false),
+            Field::new("v", DataType::Utf8, true),
+        ]));
+        let opts = ReadOptions {
+            has_header: false,
+            delimiter: b';',
+            schema: Some(Arc::clone(&schema)),
+            ..Default::default()
+        };
         let t = open_files(rill_core::FileFormat::Csv, p.to_str().unwrap(), &opts).unwrap();
         let b = all_rows(create_scan(&t, None, &[], None, 1, 10).unwrap().as_ref()).unwrap();
         assert_eq!(b[0].schema(), schema);
@@ -329,8 +404,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("a.csv"), "id,name\n1,x\n").unwrap();
         std::fs::write(dir.path().join("b.csv"), "id,other\n1,x\n").unwrap();
-        let err = open_files(rill_core::FileFormat::Csv, dir.path().to_str().unwrap(), &ReadOptions::default()).unwrap_err();
-        let ExecError::SchemaMismatch { first_path, path, .. } = &err else { panic!("{err}") };
+        let err = open_files(
+            rill_core::FileFormat::Csv,
+            dir.path().to_str().unwrap(),
+            &ReadOptions::default(),
+        )
+        .unwrap_err();
+        let ExecError::SchemaMismatch { first_path, path, .. } = &err else {
+            panic!("{err}")
+        };
         assert!(first_path.ends_with("a.csv") && path.ends_with("b.csv"), "{err}");
     }
 
@@ -340,11 +422,19 @@ mod tests {
         let p = dir.path().join("bad.csv");
         // line 4 has too many fields
         std::fs::write(&p, "a,b\n1,2\n3,4\n5,6,7\n8,9\n").unwrap();
-        let schema = Arc::new(Schema::new(vec![Field::new("a", DataType::Int64, true), Field::new("b", DataType::Int64, true)]));
-        let opts = ReadOptions { schema: Some(Arc::clone(&schema)), ..Default::default() };
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("a", DataType::Int64, true),
+            Field::new("b", DataType::Int64, true),
+        ]));
+        let opts = ReadOptions {
+            schema: Some(Arc::clone(&schema)),
+            ..Default::default()
+        };
         let t = open_files(rill_core::FileFormat::Csv, p.to_str().unwrap(), &opts).unwrap();
         let err = all_rows(create_scan(&t, None, &[], None, 1, 1024).unwrap().as_ref()).unwrap_err();
-        let ExecError::CorruptFile { path, location, .. } = &err else { panic!("{err}") };
+        let ExecError::CorruptFile { path, location, .. } = &err else {
+            panic!("{err}")
+        };
         assert!(path.ends_with("bad.csv"));
         assert_eq!(location.as_deref(), Some("line 4"), "{err}");
 
@@ -352,16 +442,24 @@ mod tests {
         std::fs::write(&p, "a,b\n1,2\n3,x\n5,6\n").unwrap();
         let t = open_files(rill_core::FileFormat::Csv, p.to_str().unwrap(), &opts).unwrap();
         let err = all_rows(create_scan(&t, None, &[], None, 1, 1024).unwrap().as_ref()).unwrap_err();
-        let ExecError::CorruptFile { location, .. } = &err else { panic!("{err}") };
+        let ExecError::CorruptFile { location, .. } = &err else {
+            panic!("{err}")
+        };
         assert_eq!(location.as_deref(), Some("line 3"), "{err}");
         assert!(err.to_string().contains("bad.csv"));
 
         // without a header
         std::fs::write(&p, "1,2\n3,x\n").unwrap();
-        let opts = ReadOptions { schema: Some(schema), has_header: false, ..Default::default() };
+        let opts = ReadOptions {
+            schema: Some(schema),
+            has_header: false,
+            ..Default::default()
+        };
         let t = open_files(rill_core::FileFormat::Csv, p.to_str().unwrap(), &opts).unwrap();
         let err = all_rows(create_scan(&t, None, &[], None, 1, 1024).unwrap().as_ref()).unwrap_err();
-        let ExecError::CorruptFile { location, .. } = &err else { panic!("{err}") };
+        let ExecError::CorruptFile { location, .. } = &err else {
+            panic!("{err}")
+        };
         assert_eq!(location.as_deref(), Some("line 2"), "{err}");
     }
 }

@@ -29,7 +29,10 @@ pub struct JsonTable {
 }
 
 fn io_err(path: &Path, source: std::io::Error) -> ExecError {
-    ExecError::Io { path: path.display().to_string(), source }
+    ExecError::Io {
+        path: path.display().to_string(),
+        source,
+    }
 }
 
 impl JsonTable {
@@ -75,7 +78,11 @@ impl JsonTable {
         for path in &files {
             total_bytes += std::fs::metadata(path).map_err(|e| io_err(path, e))?.len();
         }
-        Ok(JsonTable { files: files.into(), schema, total_bytes })
+        Ok(JsonTable {
+            files: files.into(),
+            schema,
+            total_bytes,
+        })
     }
 
     /// The files.
@@ -94,7 +101,11 @@ impl TableSource for JsonTable {
     }
 
     fn statistics(&self) -> Statistics {
-        Statistics { num_rows: None, total_bytes: Some(self.total_bytes), columns: vec![] }
+        Statistics {
+            num_rows: None,
+            total_bytes: Some(self.total_bytes),
+            columns: vec![],
+        }
     }
 
     fn describe(&self) -> String {
@@ -125,10 +136,23 @@ impl JsonScanExec {
         parallelism: usize,
         batch_size: usize,
     ) -> Result<Self> {
-        let projection = projection.map(<[usize]>::to_vec).unwrap_or_else(|| (0..table.schema.fields().len()).collect());
-        let schema = Arc::new(table.schema.project(&projection).map_err(|e| ExecError::arrow("json scan projection", e))?);
+        let projection = projection
+            .map(<[usize]>::to_vec)
+            .unwrap_or_else(|| (0..table.schema.fields().len()).collect());
+        let schema = Arc::new(
+            table
+                .schema
+                .project(&projection)
+                .map_err(|e| ExecError::arrow("json scan projection", e))?,
+        );
         let parallelism = parallelism.min(table.files.len()).max(1);
-        Ok(JsonScanExec { table, schema, fetch, parallelism, batch_size: batch_size.max(1) })
+        Ok(JsonScanExec {
+            table,
+            schema,
+            fetch,
+            parallelism,
+            batch_size: batch_size.max(1),
+        })
     }
 }
 
@@ -161,9 +185,19 @@ impl ExecutionPlan for JsonScanExec {
 
     fn instantiate(&self, subtask: usize) -> Result<Instance> {
         if subtask >= self.parallelism {
-            return Err(crate::exec_internal!("JsonScanExec subtask {subtask} of {}", self.parallelism));
+            return Err(crate::exec_internal!(
+                "JsonScanExec subtask {subtask} of {}",
+                self.parallelism
+            ));
         }
-        let files = self.table.files.iter().skip(subtask).step_by(self.parallelism).cloned().collect();
+        let files = self
+            .table
+            .files
+            .iter()
+            .skip(subtask)
+            .step_by(self.parallelism)
+            .cloned()
+            .collect();
         Ok(Instance::Source(Box::new(JsonSource {
             schema: Arc::clone(&self.schema),
             files,
@@ -224,12 +258,17 @@ impl JsonSource {
     /// Reads and decodes the next chunk of lines of the open file into `pending`; returns
     /// false at the end of the file.
     fn read_chunk(&mut self) -> Result<bool> {
-        let Some(f) = self.current.as_mut() else { return Ok(false) };
+        let Some(f) = self.current.as_mut() else {
+            return Ok(false);
+        };
         self.buf.clear();
         let first_line = f.line;
         let mut lines = 0;
         while lines < self.batch_size {
-            let n = f.reader.read_until(b'\n', &mut self.buf).map_err(|e| io_err(&f.path, e))?;
+            let n = f
+                .reader
+                .read_until(b'\n', &mut self.buf)
+                .map_err(|e| io_err(&f.path, e))?;
             if n == 0 {
                 break;
             }
@@ -258,9 +297,16 @@ impl JsonSource {
         if let Err(e) = decode() {
             let (location, message) = match find_bad_line(&self.schema, &self.buf, first_line) {
                 Some((line, message)) => (Some(format!("line {line}")), message),
-                None => (Some(format!("lines {}..={}", first_line + 1, first_line + lines)), e.to_string()),
+                None => (
+                    Some(format!("lines {}..={}", first_line + 1, first_line + lines)),
+                    e.to_string(),
+                ),
             };
-            return Err(ExecError::CorruptFile { path: f.path.display().to_string(), location, message });
+            return Err(ExecError::CorruptFile {
+                path: f.path.display().to_string(),
+                location,
+                message,
+            });
         }
         Ok(true)
     }
@@ -297,7 +343,12 @@ impl Source for JsonSource {
             self.next += 1;
             let file = File::open(&path).map_err(|e| io_err(&path, e))?;
             let decoder = new_decoder(&self.schema, self.batch_size)?;
-            self.current = Some(OpenFile { path, reader: BufReader::new(file), decoder, line: 0 });
+            self.current = Some(OpenFile {
+                path,
+                reader: BufReader::new(file),
+                decoder,
+                line: 0,
+            });
         }
     }
 }
@@ -314,7 +365,9 @@ mod tests {
     fn all_rows(exec: &dyn ExecutionPlan, batch_size: usize) -> Result<Vec<RecordBatch>> {
         let mut out = vec![];
         for s in 0..exec.parallelism() {
-            let Instance::Source(mut src) = exec.instantiate(s)? else { panic!("not a source") };
+            let Instance::Source(mut src) = exec.instantiate(s)? else {
+                panic!("not a source")
+            };
             let mut ctx = OperatorContext::new("scan", s, exec.parallelism(), batch_size);
             while let Some(b) = src.next_batch(&mut ctx)? {
                 out.push(b);
@@ -326,19 +379,38 @@ mod tests {
     #[test]
     fn reads_json_lines() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("a.json"), "{\"a\": 1, \"b\": \"x\"}\n{\"a\": 2}\n\n{\"a\": 3, \"b\": \"z\"}\n").unwrap();
+        std::fs::write(
+            dir.path().join("a.json"),
+            "{\"a\": 1, \"b\": \"x\"}\n{\"a\": 2}\n\n{\"a\": 3, \"b\": \"z\"}\n",
+        )
+        .unwrap();
         std::fs::write(dir.path().join("b.json"), "{\"a\": 4, \"b\": \"w\"}").unwrap();
-        let t = open_files(rill_core::FileFormat::Json, dir.path().to_str().unwrap(), &ReadOptions::default()).unwrap();
+        let t = open_files(
+            rill_core::FileFormat::Json,
+            dir.path().to_str().unwrap(),
+            &ReadOptions::default(),
+        )
+        .unwrap();
         assert_eq!(t.schema().field(0).data_type(), &DataType::Int64);
         let scan = create_scan(&t, Some(&[1, 0]), &[], None, 1, 2).unwrap();
         let batches = all_rows(scan.as_ref(), 2).unwrap();
         assert!(batches.iter().all(|b| b.num_rows() <= 2));
-        let a: Vec<i64> = batches.iter().flat_map(|b| b.column(1).as_primitive::<Int64Type>().values().to_vec()).collect();
+        let a: Vec<i64> = batches
+            .iter()
+            .flat_map(|b| b.column(1).as_primitive::<Int64Type>().values().to_vec())
+            .collect();
         assert_eq!(a, vec![1, 2, 3, 4]);
         assert_eq!(batches.iter().map(|b| b.column(0).null_count()).sum::<usize>(), 1);
         let scan = create_scan(&t, None, &[], Some(3), 2, 100).unwrap();
         assert_eq!(scan.parallelism(), 2);
-        assert_eq!(all_rows(scan.as_ref(), 100).unwrap().iter().map(|b| b.num_rows()).sum::<usize>(), 4);
+        assert_eq!(
+            all_rows(scan.as_ref(), 100)
+                .unwrap()
+                .iter()
+                .map(|b| b.num_rows())
+                .sum::<usize>(),
+            4
+        );
     }
 
     #[test]
@@ -346,23 +418,39 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("bad.json");
         std::fs::write(&p, "{\"a\": 1}\n{\"a\": 2}\n{\"a\": 3}\n{\"a\": oops}\n{\"a\": 5}\n").unwrap();
-        let schema = Arc::new(arrow::datatypes::Schema::new(vec![arrow::datatypes::Field::new("a", DataType::Int64, true)]));
-        let opts = ReadOptions { schema: Some(schema), ..Default::default() };
+        let schema = Arc::new(arrow::datatypes::Schema::new(vec![arrow::datatypes::Field::new(
+            "a",
+            DataType::Int64,
+            true,
+        )]));
+        let opts = ReadOptions {
+            schema: Some(schema),
+            ..Default::default()
+        };
         let t = open_files(rill_core::FileFormat::Json, p.to_str().unwrap(), &opts).unwrap();
         let err = all_rows(create_scan(&t, None, &[], None, 1, 2).unwrap().as_ref(), 2).unwrap_err();
-        let ExecError::CorruptFile { path, location, .. } = &err else { panic!("{err}") };
+        let ExecError::CorruptFile { path, location, .. } = &err else {
+            panic!("{err}")
+        };
         assert!(path.ends_with("bad.json"));
         assert_eq!(location.as_deref(), Some("line 4"), "{err}");
 
         // a value of the wrong type
         std::fs::write(&p, "{\"a\": 1}\n{\"a\": \"text\"}\n").unwrap();
         let err = all_rows(create_scan(&t, None, &[], None, 1, 100).unwrap().as_ref(), 100).unwrap_err();
-        let ExecError::CorruptFile { location, .. } = &err else { panic!("{err}") };
+        let ExecError::CorruptFile { location, .. } = &err else {
+            panic!("{err}")
+        };
         assert_eq!(location.as_deref(), Some("line 2"), "{err}");
 
         // inference on garbage fails as CorruptFile
         std::fs::write(&p, "not json at all\n").unwrap();
-        let err = open_files(rill_core::FileFormat::Json, p.to_str().unwrap(), &ReadOptions::default()).unwrap_err();
+        let err = open_files(
+            rill_core::FileFormat::Json,
+            p.to_str().unwrap(),
+            &ReadOptions::default(),
+        )
+        .unwrap_err();
         assert!(matches!(err, ExecError::CorruptFile { .. }), "{err}");
     }
 
@@ -371,7 +459,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("a.json"), "{\"a\": 1}\n").unwrap();
         std::fs::write(dir.path().join("b.json"), "{\"a\": \"s\"}\n").unwrap();
-        let err = open_files(rill_core::FileFormat::Json, dir.path().to_str().unwrap(), &ReadOptions::default()).unwrap_err();
+        let err = open_files(
+            rill_core::FileFormat::Json,
+            dir.path().to_str().unwrap(),
+            &ReadOptions::default(),
+        )
+        .unwrap_err();
         assert!(matches!(err, ExecError::SchemaMismatch { .. }), "{err}");
     }
 }

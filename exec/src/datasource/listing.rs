@@ -9,7 +9,9 @@ use crate::error::{ExecError, Result};
 
 /// Whether a file name marks a hidden or temporary file (`.x`, `_x`), which tables skip.
 pub fn is_hidden(path: &Path) -> bool {
-    path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.') || n.starts_with('_'))
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.starts_with('.') || n.starts_with('_'))
 }
 
 fn has_extension(path: &Path, format: FileFormat) -> bool {
@@ -38,7 +40,10 @@ fn walk(dir: &Path, format: FileFormat, out: &mut Vec<PathBuf>) -> Result<()> {
 }
 
 fn io_err(path: &Path, source: std::io::Error) -> ExecError {
-    ExecError::Io { path: path.display().to_string(), source }
+    ExecError::Io {
+        path: path.display().to_string(),
+        source,
+    }
 }
 
 /// The files of a table at `location`: the file itself, every file with `format`'s extension
@@ -60,7 +65,10 @@ pub fn list_files(location: &str, format: FileFormat) -> Result<Vec<PathBuf>> {
             message: e.to_string(),
         })?;
         for p in paths {
-            let p = p.map_err(|e| ExecError::Io { path: e.path().display().to_string(), source: e.into_error() })?;
+            let p = p.map_err(|e| ExecError::Io {
+                path: e.path().display().to_string(),
+                source: e.into(),
+            })?;
             if is_hidden(&p) {
                 continue;
             }
@@ -74,7 +82,9 @@ pub fn list_files(location: &str, format: FileFormat) -> Result<Vec<PathBuf>> {
     files.sort();
     files.dedup();
     if files.is_empty() {
-        return Err(ExecError::FileNotFound { path: location.to_string() });
+        return Err(ExecError::FileNotFound {
+            path: location.to_string(),
+        });
     }
     Ok(files)
 }
@@ -93,8 +103,10 @@ mod tests {
             std::fs::write(d.join(name), "a\n1\n").unwrap();
         }
         let all = list_files(d.to_str().unwrap(), FileFormat::Csv).unwrap();
-        let names: Vec<String> =
-            all.iter().map(|p| p.strip_prefix(d).unwrap().display().to_string()).collect();
+        let names: Vec<String> = all
+            .iter()
+            .map(|p| p.strip_prefix(d).unwrap().display().to_string())
+            .collect();
         assert_eq!(names, vec!["a.csv", "b.csv", "sub/c.csv"]);
 
         let one = list_files(d.join("b.csv").to_str().unwrap(), FileFormat::Csv).unwrap();

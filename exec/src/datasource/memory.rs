@@ -36,15 +36,29 @@ impl MemoryExec {
         parallelism: usize,
     ) -> Result<Self> {
         let projection = projection.unwrap_or_else(|| (0..schema.fields().len()).collect());
-        let projected = Arc::new(schema.project(&projection).map_err(|e| ExecError::arrow("memory scan projection", e))?);
-        if let Some(b) = partitions.iter().flatten().find(|b| b.num_columns() != schema.fields().len()) {
+        let projected = Arc::new(
+            schema
+                .project(&projection)
+                .map_err(|e| ExecError::arrow("memory scan projection", e))?,
+        );
+        if let Some(b) = partitions
+            .iter()
+            .flatten()
+            .find(|b| b.num_columns() != schema.fields().len())
+        {
             return Err(crate::exec_internal!(
                 "memory batch has {} columns, the table schema {}",
                 b.num_columns(),
                 schema.fields().len()
             ));
         }
-        Ok(MemoryExec { partitions: Arc::new(partitions), projection, schema: projected, parallelism: parallelism.max(1), fetch: None })
+        Ok(MemoryExec {
+            partitions: Arc::new(partitions),
+            projection,
+            schema: projected,
+            parallelism: parallelism.max(1),
+            fetch: None,
+        })
     }
 
     /// Reads at most `fetch` rows per subtask.
@@ -82,7 +96,10 @@ impl ExecutionPlan for MemoryExec {
 
     fn instantiate(&self, subtask: usize) -> Result<Instance> {
         if subtask >= self.parallelism {
-            return Err(crate::exec_internal!("MemoryExec subtask {subtask} of {}", self.parallelism));
+            return Err(crate::exec_internal!(
+                "MemoryExec subtask {subtask} of {}",
+                self.parallelism
+            ));
         }
         Ok(Instance::Source(Box::new(MemorySource {
             partitions: Arc::clone(&self.partitions),
@@ -147,7 +164,7 @@ impl Source for MemorySource {
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
-    use arrow::array::{Int64Array, StringArray};
+    use arrow::array::{Array, Int64Array, StringArray};
     use arrow::datatypes::{DataType, Field, Schema};
 
     use super::*;
@@ -155,12 +172,17 @@ mod tests {
     fn batch(schema: &SchemaRef, start: i64, n: i64) -> RecordBatch {
         let a: Vec<i64> = (start..start + n).collect();
         let b: Vec<Option<String>> = a.iter().map(|v| (v % 2 == 0).then(|| format!("s{v}"))).collect();
-        RecordBatch::try_new(Arc::clone(schema), vec![Arc::new(Int64Array::from(a)), Arc::new(StringArray::from(b))])
-            .unwrap()
+        RecordBatch::try_new(
+            Arc::clone(schema),
+            vec![Arc::new(Int64Array::from(a)), Arc::new(StringArray::from(b))],
+        )
+        .unwrap()
     }
 
     fn drain(exec: &dyn ExecutionPlan, subtask: usize, batch_size: usize) -> Vec<RecordBatch> {
-        let Instance::Source(mut src) = exec.instantiate(subtask).unwrap() else { panic!("not a source") };
+        let Instance::Source(mut src) = exec.instantiate(subtask).unwrap() else {
+            panic!("not a source")
+        };
         let mut ctx = OperatorContext::new("scan", subtask, exec.parallelism(), batch_size);
         let mut out = vec![];
         while let Some(b) = src.next_batch(&mut ctx).unwrap() {
@@ -172,13 +194,23 @@ mod tests {
     fn firsts(batches: &[RecordBatch]) -> Vec<i64> {
         batches
             .iter()
-            .flat_map(|b| b.column(0).as_any().downcast_ref::<Int64Array>().unwrap().values().to_vec())
+            .flat_map(|b| {
+                b.column(0)
+                    .as_any()
+                    .downcast_ref::<Int64Array>()
+                    .unwrap()
+                    .values()
+                    .to_vec()
+            })
             .collect()
     }
 
     #[test]
     fn partitions_are_dealt_round_robin() {
-        let schema = Arc::new(Schema::new(vec![Field::new("a", DataType::Int64, false), Field::new("b", DataType::Utf8, true)]));
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("a", DataType::Int64, false),
+            Field::new("b", DataType::Utf8, true),
+        ]));
         let parts: Vec<Vec<RecordBatch>> = (0..5).map(|p| vec![batch(&schema, p * 10, 3)]).collect();
         let exec = MemoryExec::try_new(parts, Arc::clone(&schema), None, 2).unwrap();
         assert_eq!(exec.parallelism(), 2);
@@ -189,7 +221,10 @@ mod tests {
 
     #[test]
     fn projection_slicing_fetch_and_empty() {
-        let schema = Arc::new(Schema::new(vec![Field::new("a", DataType::Int64, false), Field::new("b", DataType::Utf8, true)]));
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("a", DataType::Int64, false),
+            Field::new("b", DataType::Utf8, true),
+        ]));
         let parts = vec![vec![batch(&schema, 0, 5), batch(&schema, 0, 0), batch(&schema, 100, 2)]];
         let exec = MemoryExec::try_new(parts.clone(), Arc::clone(&schema), Some(vec![1, 0]), 1).unwrap();
         assert_eq!(exec.schema().field(0).name(), "b");
@@ -200,7 +235,9 @@ mod tests {
         assert_eq!(b.value(0), "s0");
         assert!(b.is_null(1));
 
-        let limited = MemoryExec::try_new(parts, Arc::clone(&schema), None, 1).unwrap().with_fetch(Some(6));
+        let limited = MemoryExec::try_new(parts, Arc::clone(&schema), None, 1)
+            .unwrap()
+            .with_fetch(Some(6));
         assert_eq!(firsts(&drain(&limited, 0, 100)), vec![0, 1, 2, 3, 4, 100]);
 
         // more subtasks than partitions, an empty table, and an empty projection

@@ -66,31 +66,65 @@ pub fn create_scan(
 ) -> Result<Arc<dyn ExecutionPlan>> {
     let any = source.as_any();
     if let Some(t) = any.downcast_ref::<ParquetTable>() {
-        return Ok(Arc::new(ParquetScanExec::try_new(t.clone(), projection, filters, fetch, parallelism, batch_size)?));
+        return Ok(Arc::new(ParquetScanExec::try_new(
+            t.clone(),
+            projection,
+            filters,
+            fetch,
+            parallelism,
+            batch_size,
+        )?));
     }
     if let Some(t) = any.downcast_ref::<CsvTable>() {
-        return Ok(Arc::new(CsvScanExec::try_new(t.clone(), projection, fetch, parallelism, batch_size)?));
+        return Ok(Arc::new(CsvScanExec::try_new(
+            t.clone(),
+            projection,
+            fetch,
+            parallelism,
+            batch_size,
+        )?));
     }
     if let Some(t) = any.downcast_ref::<JsonTable>() {
-        return Ok(Arc::new(JsonScanExec::try_new(t.clone(), projection, fetch, parallelism, batch_size)?));
+        return Ok(Arc::new(JsonScanExec::try_new(
+            t.clone(),
+            projection,
+            fetch,
+            parallelism,
+            batch_size,
+        )?));
     }
     if let Some(t) = any.downcast_ref::<MemTable>() {
-        let exec = MemoryExec::try_new(t.partitions().to_vec(), t.schema(), projection.map(<[usize]>::to_vec), parallelism)?
-            .with_fetch(fetch);
+        let exec = MemoryExec::try_new(
+            t.partitions().to_vec(),
+            t.schema(),
+            projection.map(<[usize]>::to_vec),
+            parallelism,
+        )?
+        .with_fetch(fetch);
         return Ok(Arc::new(exec));
     }
-    Err(ExecError::Core(rill_core::RillError::unsupported(format!("scanning the table source {}", source.describe()))))
+    Err(ExecError::Core(rill_core::RillError::unsupported(format!(
+        "scanning the table source {}",
+        source.describe()
+    ))))
 }
 
 /// Whether two schemas have the same field names and types (nullability and metadata aside).
 pub(crate) fn same_fields(a: &Schema, b: &Schema) -> bool {
     a.fields().len() == b.fields().len()
-        && a.fields().iter().zip(b.fields()).all(|(x, y)| x.name() == y.name() && x.data_type() == y.data_type())
+        && a.fields()
+            .iter()
+            .zip(b.fields())
+            .all(|(x, y)| x.name() == y.name() && x.data_type() == y.data_type())
 }
 
 /// A schema as `(name: type, ...)` for error messages.
 pub(crate) fn schema_text(s: &Schema) -> String {
-    let fields: Vec<String> = s.fields().iter().map(|f| format!("{}: {}", f.name(), f.data_type())).collect();
+    let fields: Vec<String> = s
+        .fields()
+        .iter()
+        .map(|f| format!("{}: {}", f.name(), f.data_type()))
+        .collect();
     format!("({})", fields.join(", "))
 }
 
@@ -110,7 +144,10 @@ pub(crate) fn project_batch(batch: &RecordBatch, map: &[usize], schema: &SchemaR
     let mut columns = Vec::with_capacity(map.len());
     for &i in map {
         if i >= batch.num_columns() {
-            return Err(crate::exec_internal!("projection index {i} out of range for {} columns", batch.num_columns()));
+            return Err(crate::exec_internal!(
+                "projection index {i} out of range for {} columns",
+                batch.num_columns()
+            ));
         }
         columns.push(Arc::clone(batch.column(i)));
     }

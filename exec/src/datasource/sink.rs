@@ -35,7 +35,10 @@ pub struct FileSink {
 
 impl std::fmt::Debug for FileSink {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FileSink").field("path", &self.path).field("rows", &self.rows).finish()
+        f.debug_struct("FileSink")
+            .field("path", &self.path)
+            .field("rows", &self.rows)
+            .finish()
     }
 }
 
@@ -51,7 +54,10 @@ fn random_suffix() -> String {
 }
 
 fn io_err(path: &Path, source: std::io::Error) -> ExecError {
-    ExecError::Io { path: path.display().to_string(), source }
+    ExecError::Io {
+        path: path.display().to_string(),
+        source,
+    }
 }
 
 impl FileSink {
@@ -83,7 +89,10 @@ impl FileSink {
         let name = final_path
             .file_name()
             .and_then(|n| n.to_str())
-            .ok_or_else(|| ExecError::InvalidValue { context: "output path".into(), message: format!("'{path}' names no file") })?
+            .ok_or_else(|| ExecError::InvalidValue {
+                context: "output path".into(),
+                message: format!("'{path}' names no file"),
+            })?
             .to_string();
         let dir = match final_path.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
@@ -91,7 +100,11 @@ impl FileSink {
         };
         std::fs::create_dir_all(&dir).map_err(|e| io_err(&dir, e))?;
         let tmp_path = dir.join(format!(".{name}.{}.tmp", random_suffix()));
-        let file = std::fs::OpenOptions::new().write(true).create_new(true).open(&tmp_path).map_err(|e| io_err(&tmp_path, e))?;
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp_path)
+            .map_err(|e| io_err(&tmp_path, e))?;
         let out = BufWriter::new(file);
         let writer = match format {
             FileFormat::Parquet => {
@@ -103,14 +116,24 @@ impl FileSink {
                     Ok(w) => Writer::Parquet(w),
                     Err(e) => {
                         let _ = std::fs::remove_file(&tmp_path);
-                        return Err(ExecError::CorruptFile { path: path.to_string(), location: None, message: e.to_string() });
+                        return Err(ExecError::CorruptFile {
+                            path: path.to_string(),
+                            location: None,
+                            message: e.to_string(),
+                        });
                     }
                 }
             }
             FileFormat::Csv => Writer::Csv(arrow::csv::WriterBuilder::new().with_header(true).build(out)),
             FileFormat::Json => Writer::Json(arrow::json::LineDelimitedWriter::new(out)),
         };
-        Ok(FileSink { path: final_path, tmp_path, schema, writer: Some(writer), rows: 0 })
+        Ok(FileSink {
+            path: final_path,
+            tmp_path,
+            schema,
+            writer: Some(writer),
+            rows: 0,
+        })
     }
 
     fn write_error(&self, message: impl ToString) -> ExecError {
@@ -150,7 +173,10 @@ impl FileSink {
     /// # Errors
     /// A write, sync or rename failure (the temporary file is then removed).
     pub fn commit(mut self) -> Result<u64> {
-        let writer = self.writer.take().ok_or_else(|| crate::exec_internal!("FileSink committed twice"))?;
+        let writer = self
+            .writer
+            .take()
+            .ok_or_else(|| crate::exec_internal!("FileSink committed twice"))?;
         let inner = match writer {
             Writer::Parquet(w) => w.into_inner().map_err(|e| self.write_error(e))?,
             Writer::Csv(w) => w.into_inner(),
@@ -184,7 +210,6 @@ impl Drop for FileSink {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -217,8 +242,10 @@ mod tests {
     }
 
     fn dir_names(dir: &Path) -> Vec<String> {
-        let mut v: Vec<String> =
-            std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().to_string()).collect();
+        let mut v: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+            .collect();
         v.sort();
         v
     }
@@ -242,7 +269,9 @@ mod tests {
 
             let t = open_files(format, path.to_str().unwrap(), &ReadOptions::default()).unwrap();
             let scan = create_scan(&t, None, &[], None, 1, 100).unwrap();
-            let Instance::Source(mut src) = scan.instantiate(0).unwrap() else { panic!() };
+            let Instance::Source(mut src) = scan.instantiate(0).unwrap() else {
+                panic!()
+            };
             let mut ctx = OperatorContext::new("s", 0, 1, 100);
             let mut rows = 0;
             while let Some(b) = src.next_batch(&mut ctx).unwrap() {

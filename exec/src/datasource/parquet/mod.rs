@@ -22,6 +22,7 @@ use parquet::arrow::arrow_reader::{
     ParquetRecordBatchReaderBuilder, RowFilter,
 };
 use parquet::arrow::ProjectionMask;
+use parquet::file::metadata::PageIndexPolicy;
 use rill_core::catalog::{ColumnStatistics, FilterPushdown, Statistics};
 use rill_core::{Column, Expr, PlanSchema, ScalarValue, TableSource};
 
@@ -53,7 +54,11 @@ pub struct ParquetTable {
 }
 
 fn corrupt(path: &std::path::Path, location: Option<String>, message: impl ToString) -> ExecError {
-    ExecError::CorruptFile { path: path.display().to_string(), location, message: message.to_string() }
+    ExecError::CorruptFile {
+        path: path.display().to_string(),
+        location,
+        message: message.to_string(),
+    }
 }
 
 impl ParquetTable {
@@ -66,14 +71,20 @@ impl ParquetTable {
     pub fn try_open(paths: Vec<PathBuf>) -> Result<Self> {
         let mut files: Vec<ParquetFile> = Vec::with_capacity(paths.len());
         for path in paths {
-            let file = File::open(&path).map_err(|e| ExecError::Io { path: path.display().to_string(), source: e })?;
+            let file = File::open(&path).map_err(|e| ExecError::Io {
+                path: path.display().to_string(),
+                source: e,
+            })?;
             let size = file
                 .metadata()
-                .map_err(|e| ExecError::Io { path: path.display().to_string(), source: e })?
+                .map_err(|e| ExecError::Io {
+                    path: path.display().to_string(),
+                    source: e,
+                })?
                 .len();
-            let options = ArrowReaderOptions::new().with_page_index(true);
-            let metadata = ArrowReaderMetadata::load(&file, options)
-                .map_err(|e| corrupt(&path, Some("footer".to_string()), e))?;
+            let options = ArrowReaderOptions::new().with_page_index_policy(PageIndexPolicy::Optional);
+            let metadata =
+                ArrowReaderMetadata::load(&file, options).map_err(|e| corrupt(&path, Some("footer".to_string()), e))?;
             if let Some(first) = files.first() {
                 if !same_fields(first.metadata.schema(), metadata.schema()) {
                     return Err(ExecError::SchemaMismatch {
@@ -91,7 +102,11 @@ impl ParquetTable {
         };
         let schema = Arc::new(Schema::new(first.metadata.schema().fields().clone()));
         let statistics = compute_statistics(&files, &schema);
-        Ok(ParquetTable { files: files.into(), schema, statistics })
+        Ok(ParquetTable {
+            files: files.into(),
+            schema,
+            statistics,
+        })
     }
 
     /// The files.
@@ -105,7 +120,10 @@ fn extreme(array: &ArrayRef, largest: bool) -> Option<ScalarValue> {
     if array.is_empty() || array.null_count() > 0 {
         return None;
     }
-    let options = SortOptions { descending: largest, nulls_first: false };
+    let options = SortOptions {
+        descending: largest,
+        nulls_first: false,
+    };
     let idx = arrow::compute::sort_to_indices(array, Some(options), Some(1)).ok()?;
     if idx.is_empty() {
         return None;
@@ -119,7 +137,10 @@ fn all_true(a: &BooleanArray) -> bool {
 
 fn compute_statistics(files: &[ParquetFile], schema: &Schema) -> Statistics {
     use parquet::arrow::arrow_reader::statistics::StatisticsConverter;
-    let num_rows = files.iter().map(|f| f.metadata.metadata().file_metadata().num_rows().max(0) as u64).sum();
+    let num_rows = files
+        .iter()
+        .map(|f| f.metadata.metadata().file_metadata().num_rows().max(0) as u64)
+        .sum();
     let total_bytes = files.iter().map(|f| f.size).sum();
     let mut columns = Vec::with_capacity(schema.fields().len());
     for field in schema.fields() {
@@ -129,7 +150,8 @@ fn compute_statistics(files: &[ParquetFile], schema: &Schema) -> Statistics {
         let mut exact = true;
         for f in files.iter() {
             let md = f.metadata.metadata();
-            let Ok(conv) = StatisticsConverter::try_new(field.name(), f.metadata.schema(), md.file_metadata().schema_descr())
+            let Ok(conv) =
+                StatisticsConverter::try_new(field.name(), f.metadata.schema(), md.file_metadata().schema_descr())
             else {
                 exact = false;
                 null_count = None;
@@ -158,13 +180,25 @@ fn compute_statistics(files: &[ParquetFile], schema: &Schema) -> Statistics {
             arrow::compute::concat(&refs).ok()
         };
         let (min, max) = if exact && !mins.is_empty() {
-            (concat(&mins).and_then(|a| extreme(&a, false)), concat(&maxes).and_then(|a| extreme(&a, true)))
+            (
+                concat(&mins).and_then(|a| extreme(&a, false)),
+                concat(&maxes).and_then(|a| extreme(&a, true)),
+            )
         } else {
             (None, None)
         };
-        columns.push(ColumnStatistics { null_count, min, max, distinct_count: None });
+        columns.push(ColumnStatistics {
+            null_count,
+            min,
+            max,
+            distinct_count: None,
+        });
     }
-    Statistics { num_rows: Some(num_rows), total_bytes: Some(total_bytes), columns }
+    Statistics {
+        num_rows: Some(num_rows),
+        total_bytes: Some(total_bytes),
+        columns,
+    }
 }
 
 impl TableSource for ParquetTable {
@@ -250,15 +284,21 @@ fn unqualify(expr: &Expr, schema: &Schema) -> Option<Expr> {
 
 fn compile_row_predicate(filter: &Expr, schema: &Schema) -> Option<RowPredicate> {
     let expr = unqualify(filter, schema)?;
-    let columns: BTreeSet<usize> =
-        expr.column_refs().iter().map(|c| resolve_column(schema, &c.name)).collect::<Option<_>>()?;
+    let columns: BTreeSet<usize> = expr
+        .column_refs()
+        .iter()
+        .map(|c| resolve_column(schema, &c.name))
+        .collect::<Option<_>>()?;
     let columns: Vec<usize> = columns.into_iter().collect();
     if columns.is_empty() {
         return None;
     }
     let projected = Arc::new(schema.project(&columns).ok()?);
     let compiled = create_physical_expr(&expr, &PlanSchema::from_arrow(None, projected)).ok()?;
-    Some(RowPredicate { columns, expr: compiled })
+    Some(RowPredicate {
+        columns,
+        expr: compiled,
+    })
 }
 
 impl ParquetScanExec {
@@ -281,15 +321,23 @@ impl ParquetScanExec {
             Some(p) => p.to_vec(),
             None => (0..table_schema.fields().len()).collect(),
         };
-        let schema = Arc::new(table_schema.project(&projection).map_err(|e| ExecError::arrow("parquet scan projection", e))?);
-        let conjuncts: Vec<Expr> =
-            filters.iter().flat_map(|f| rill_core::expr::split_conjunction(f).into_iter().cloned()).collect();
+        let schema = Arc::new(
+            table_schema
+                .project(&projection)
+                .map_err(|e| ExecError::arrow("parquet scan projection", e))?,
+        );
+        let conjuncts: Vec<Expr> = filters
+            .iter()
+            .flat_map(|f| rill_core::expr::split_conjunction(f).into_iter().cloned())
+            .collect();
         let predicate = match rill_core::expr::conjunction(conjuncts.iter().cloned()) {
             Some(e) => PruningPredicate::try_new(&e, &table_schema),
             None => PruningPredicate::Unknown,
         };
-        let row_predicates: Vec<RowPredicate> =
-            conjuncts.iter().filter_map(|c| compile_row_predicate(c, &table_schema)).collect();
+        let row_predicates: Vec<RowPredicate> = conjuncts
+            .iter()
+            .filter_map(|c| compile_row_predicate(c, &table_schema))
+            .collect();
 
         // static row-group pruning
         let mut kept: Vec<(usize, usize)> = Vec::new();
@@ -299,13 +347,20 @@ impl ParquetScanExec {
             let n = md.num_row_groups();
             row_groups_total += n;
             let keep = if predicate.is_useful() {
-                let stats =
-                    RowGroupStatistics { metadata: md, file_schema: file.metadata.schema(), table_schema: &table_schema };
+                let stats = RowGroupStatistics {
+                    metadata: md,
+                    file_schema: file.metadata.schema(),
+                    table_schema: &table_schema,
+                };
                 predicate.evaluate(&stats)
             } else {
                 arrow::buffer::BooleanBuffer::new_set(n)
             };
-            kept.extend((0..n).filter(|rg| keep.len() != n || keep.value(*rg)).map(|rg| (fi, rg)));
+            kept.extend(
+                (0..n)
+                    .filter(|rg| keep.len() != n || keep.value(*rg))
+                    .map(|rg| (fi, rg)),
+            );
         }
         let row_groups_pruned = row_groups_total - kept.len();
         let parallelism = parallelism.max(1);
@@ -314,7 +369,10 @@ impl ParquetScanExec {
         for (fi, rg) in kept {
             match units.last_mut() {
                 Some(u) if u.file == fi && u.row_groups.len() < per_unit => u.row_groups.push(rg),
-                _ => units.push(ScanUnit { file: fi, row_groups: vec![rg] }),
+                _ => units.push(ScanUnit {
+                    file: fi,
+                    row_groups: vec![rg],
+                }),
             }
         }
         let parallelism = parallelism.min(units.len()).max(1);
@@ -365,7 +423,10 @@ impl ExecutionPlan for ParquetScanExec {
             let f: Vec<String> = self.filters.iter().map(|f| f.to_string()).collect();
             s.push_str(&format!(", predicates=[{}]", f.join(", ")));
         }
-        s.push_str(&format!(", row_groups_pruned={}/{}", self.row_groups_pruned, self.row_groups_total));
+        s.push_str(&format!(
+            ", row_groups_pruned={}/{}",
+            self.row_groups_pruned, self.row_groups_total
+        ));
         if let Some(n) = self.fetch {
             s.push_str(&format!(", fetch={n}"));
         }
@@ -374,7 +435,10 @@ impl ExecutionPlan for ParquetScanExec {
 
     fn instantiate(&self, subtask: usize) -> Result<Instance> {
         if subtask >= self.parallelism {
-            return Err(crate::exec_internal!("ParquetScanExec subtask {subtask} of {}", self.parallelism));
+            return Err(crate::exec_internal!(
+                "ParquetScanExec subtask {subtask} of {}",
+                self.parallelism
+            ));
         }
         let work: Vec<(usize, usize)> = self
             .units
@@ -386,8 +450,11 @@ impl ExecutionPlan for ParquetScanExec {
         let mut read_columns = self.projection.clone();
         read_columns.sort_unstable();
         read_columns.dedup();
-        let output_map: Vec<usize> =
-            self.projection.iter().map(|c| read_columns.binary_search(c).unwrap_or_default()).collect();
+        let output_map: Vec<usize> = self
+            .projection
+            .iter()
+            .map(|c| read_columns.binary_search(c).unwrap_or_default())
+            .collect();
         Ok(Instance::Source(Box::new(ParquetSource {
             table: self.table.clone(),
             schema: Arc::clone(&self.schema),
@@ -429,13 +496,16 @@ struct ParquetSource {
 impl ParquetSource {
     /// Opens a reader over one row group, or `None` when the page index proves it empty.
     fn open(&self, file_idx: usize, rg: usize, ctx: &mut OperatorContext) -> Result<Option<ParquetRecordBatchReader>> {
-        let pf = self.table.files.get(file_idx).ok_or_else(|| crate::exec_internal!("no file {file_idx}"))?;
+        let pf = self
+            .table
+            .files
+            .get(file_idx)
+            .ok_or_else(|| crate::exec_internal!("no file {file_idx}"))?;
         let md = pf.metadata.metadata();
         let parquet_schema = md.file_metadata().schema_descr();
         let mut selection = None;
         if self.predicate.is_useful() {
-            let (sel, pages) =
-                pruning::prune_pages(&self.predicate, md, pf.metadata.schema(), &self.table.schema, rg);
+            let (sel, pages) = pruning::prune_pages(&self.predicate, md, pf.metadata.schema(), &self.table.schema, rg);
             if pages > 0 {
                 ctx.metrics.add("pages_pruned", pages);
             }
@@ -447,7 +517,10 @@ impl ParquetSource {
                 selection = Some(sel);
             }
         }
-        let file = File::open(&pf.path).map_err(|e| ExecError::Io { path: pf.path.display().to_string(), source: e })?;
+        let file = File::open(&pf.path).map_err(|e| ExecError::Io {
+            path: pf.path.display().to_string(),
+            source: e,
+        })?;
         let mask = ProjectionMask::roots(parquet_schema, self.read_columns.iter().copied());
         let mut builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, pf.metadata.clone())
             .with_row_groups(vec![rg])
@@ -467,7 +540,11 @@ impl ParquetSource {
                     Box::new(ArrowPredicateFn::new(mask, move |batch: RecordBatch| {
                         let keep = evaluate_predicate(expr.as_ref(), &batch)
                             .map_err(|e| ArrowError::ExternalError(Box::new(e)))?;
-                        let keep = if keep.null_count() > 0 { arrow::compute::prep_null_mask_filter(&keep) } else { keep };
+                        let keep = if keep.null_count() > 0 {
+                            arrow::compute::prep_null_mask_filter(&keep)
+                        } else {
+                            keep
+                        };
                         counter.fetch_add((batch.num_rows() - keep.true_count()) as u64, Ordering::Relaxed);
                         Ok(keep)
                     })) as Box<dyn ArrowPredicate>
@@ -478,7 +555,9 @@ impl ParquetSource {
         if let Some(n) = self.remaining {
             builder = builder.with_limit(n);
         }
-        let reader = builder.build().map_err(|e| corrupt(&pf.path, Some(format!("row group {rg}")), e))?;
+        let reader = builder
+            .build()
+            .map_err(|e| corrupt(&pf.path, Some(format!("row group {rg}")), e))?;
         ctx.metrics.add("row_groups_read", 1);
         Ok(Some(reader))
     }
@@ -497,8 +576,17 @@ impl ParquetSource {
                 Err(other) => self.read_error(file_idx, rg, ArrowError::ExternalError(other)),
             };
         }
-        let path = self.table.files.get(file_idx).map(|f| f.path.display().to_string()).unwrap_or_default();
-        ExecError::CorruptFile { path, location: Some(format!("row group {rg}")), message: e.to_string() }
+        let path = self
+            .table
+            .files
+            .get(file_idx)
+            .map(|f| f.path.display().to_string())
+            .unwrap_or_default();
+        ExecError::CorruptFile {
+            path,
+            location: Some(format!("row group {rg}")),
+            message: e.to_string(),
+        }
     }
 }
 
