@@ -1,0 +1,643 @@
+//! Parquet tables: [`ParquetTable`] reads every file's footer (with the page index) once when
+//! the table is opened; [`ParquetScanExec`] splits the row groups that survive statistics
+//! pruning into (file, row group range) units dealt round-robin to its subtasks, prunes pages
+//! with the page index into a `RowSelection`, and evaluates pushed filters early (late
+//! materialization) with a `RowFilter` over just the filter's columns.
+
+pub mod pruning;
+
+use std::any::Any;
+use std::collections::BTreeSet;
+use std::fs::File;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, BooleanArray, RecordBatch};
+use arrow::compute::SortOptions;
+use arrow::datatypes::{Schema, SchemaRef};
+use arrow::error::ArrowError;
+use parquet::arrow::arrow_reader::{
+    ArrowPredicate, ArrowPredicateFn, ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReader,
+    ParquetRecordBatchReaderBuilder, RowFilter,
+};
+use parquet::arrow::ProjectionMask;
+use parquet::file::metadata::PageIndexPolicy;
+use rill_core::catalog::{ColumnStatistics, FilterPushdown, Statistics};
+use rill_core::{Column, Expr, PlanSchema, ScalarValue, TableSource};
+
+use self::pruning::{resolve_column, PruningPredicate, RowGroupStatistics};
+use super::{describe_files, project_batch, same_fields, schema_text};
+use crate::error::{ExecError, Result};
+use crate::expressions::create_physical_expr;
+use crate::operator::{OperatorContext, Source};
+use crate::physical_expr::{evaluate_predicate, PhysicalExpr};
+use crate::plan::{ExecutionPlan, Instance};
+
+/// One file of a parquet table, with its parsed footer and page index.
+#[derive(Debug, Clone)]
+pub struct ParquetFile {
+    /// The path.
+    pub path: PathBuf,
+    /// The footer, page index and the file's Arrow schema.
+    pub metadata: ArrowReaderMetadata,
+    /// The file size in bytes.
+    pub size: u64,
+}
+
+/// A table of one or more parquet files with the same schema.
+#[derive(Debug, Clone)]
+pub struct ParquetTable {
+    files: Arc<[ParquetFile]>,
+    schema: SchemaRef,
+    statistics: Statistics,
+}
+
+fn corrupt(path: &std::path::Path, location: Option<String>, message: impl ToString) -> ExecError {
+    ExecError::CorruptFile {
+        path: path.display().to_string(),
+        location,
+        message: message.to_string(),
+    }
+}
+
+impl ParquetTable {
+    /// Opens the files: reads each footer and page index once and checks that all files have
+    /// the first file's column names and types.
+    ///
+    /// # Errors
+    /// [`ExecError::CorruptFile`] for a file that is not valid parquet (naming it),
+    /// [`ExecError::SchemaMismatch`], [`ExecError::Io`].
+    pub fn try_open(paths: Vec<PathBuf>) -> Result<Self> {
+        let mut files: Vec<ParquetFile> = Vec::with_capacity(paths.len());
+        for path in paths {
+            let file = File::open(&path).map_err(|e| ExecError::Io {
+                path: path.display().to_string(),
+                source: e,
+            })?;
+            let size = file
+                .metadata()
+                .map_err(|e| ExecError::Io {
+                    path: path.display().to_string(),
+                    source: e,
+                })?
+                .len();
+            let options = ArrowReaderOptions::new().with_page_index_policy(PageIndexPolicy::Optional);
+            let metadata =
+                ArrowReaderMetadata::load(&file, options).map_err(|e| corrupt(&path, Some("footer".to_string()), e))?;
+            if let Some(first) = files.first() {
+                if !same_fields(first.metadata.schema(), metadata.schema()) {
+                    return Err(ExecError::SchemaMismatch {
+                        first_path: first.path.display().to_string(),
+                        expected: schema_text(first.metadata.schema()),
+                        path: path.display().to_string(),
+                        found: schema_text(metadata.schema()),
+                    });
+                }
+            }
+            files.push(ParquetFile { path, metadata, size });
+        }
+        let Some(first) = files.first() else {
+            return Err(ExecError::FileNotFound { path: String::new() });
+        };
+        let schema = Arc::new(Schema::new(first.metadata.schema().fields().clone()));
+        let statistics = compute_statistics(&files, &schema);
+        Ok(ParquetTable {
+            files: files.into(),
+            schema,
+            statistics,
+        })
+    }
+
+    /// The files.
+    pub fn files(&self) -> &[ParquetFile] {
+        &self.files
+    }
+}
+
+/// The smallest (or largest) non-NULL value of `array`, if every entry is known.
+fn extreme(array: &ArrayRef, largest: bool) -> Option<ScalarValue> {
+    if array.is_empty() || array.null_count() > 0 {
+        return None;
+    }
+    let options = SortOptions {
+        descending: largest,
+        nulls_first: false,
+    };
+    let idx = arrow::compute::sort_to_indices(array, Some(options), Some(1)).ok()?;
+    if idx.is_empty() {
+        return None;
+    }
+    ScalarValue::try_from_array(array.as_ref(), idx.value(0) as usize).ok()
+}
+
+fn all_true(a: &BooleanArray) -> bool {
+    a.null_count() == 0 && a.true_count() == a.len()
+}
+
+fn compute_statistics(files: &[ParquetFile], schema: &Schema) -> Statistics {
+    use parquet::arrow::arrow_reader::statistics::StatisticsConverter;
+    let num_rows = files
+        .iter()
+        .map(|f| f.metadata.metadata().file_metadata().num_rows().max(0) as u64)
+        .sum();
+    let total_bytes = files.iter().map(|f| f.size).sum();
+    let mut columns = Vec::with_capacity(schema.fields().len());
+    for field in schema.fields() {
+        let mut mins: Vec<ArrayRef> = Vec::new();
+        let mut maxes: Vec<ArrayRef> = Vec::new();
+        let mut null_count = Some(0u64);
+        let mut exact = true;
+        for f in files.iter() {
+            let md = f.metadata.metadata();
+            let Ok(conv) =
+                StatisticsConverter::try_new(field.name(), f.metadata.schema(), md.file_metadata().schema_descr())
+            else {
+                exact = false;
+                null_count = None;
+                continue;
+            };
+            let rgs = || md.row_groups().iter();
+            match (conv.row_group_mins(rgs()), conv.row_group_maxes(rgs())) {
+                (Ok(lo), Ok(hi)) => {
+                    mins.push(lo);
+                    maxes.push(hi);
+                }
+                _ => exact = false,
+            }
+            let exact_bounds = matches!(
+                (conv.row_group_is_min_value_exact(rgs()), conv.row_group_is_max_value_exact(rgs())),
+                (Ok(a), Ok(b)) if all_true(&a) && all_true(&b)
+            );
+            exact &= exact_bounds;
+            null_count = match (null_count, conv.row_group_null_counts(rgs())) {
+                (Some(n), Ok(c)) if c.null_count() == 0 => Some(n + c.values().iter().sum::<u64>()),
+                _ => None,
+            };
+        }
+        let concat = |arrays: &[ArrayRef]| {
+            let refs: Vec<&dyn Array> = arrays.iter().map(|a| a.as_ref()).collect();
+            arrow::compute::concat(&refs).ok()
+        };
+        let (min, max) = if exact && !mins.is_empty() {
+            (
+                concat(&mins).and_then(|a| extreme(&a, false)),
+                concat(&maxes).and_then(|a| extreme(&a, true)),
+            )
+        } else {
+            (None, None)
+        };
+        columns.push(ColumnStatistics {
+            null_count,
+            min,
+            max,
+            distinct_count: None,
+        });
+    }
+    Statistics {
+        num_rows: Some(num_rows),
+        total_bytes: Some(total_bytes),
+        columns,
+    }
+}
+
+impl TableSource for ParquetTable {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn schema(&self) -> SchemaRef {
+        Arc::clone(&self.schema)
+    }
+
+    fn statistics(&self) -> Statistics {
+        self.statistics.clone()
+    }
+
+    fn filter_pushdown(&self, filter: &Expr) -> FilterPushdown {
+        if PruningPredicate::try_new(filter, &self.schema).is_useful() {
+            FilterPushdown::Inexact
+        } else {
+            FilterPushdown::Unsupported
+        }
+    }
+
+    fn describe(&self) -> String {
+        let row_groups: usize = self.files.iter().map(|f| f.metadata.metadata().num_row_groups()).sum();
+        format!("parquet, {} files, {} row groups", self.files.len(), row_groups)
+    }
+}
+
+/// A unit of scan work: a contiguous run of surviving row groups of one file.
+#[derive(Debug, Clone)]
+struct ScanUnit {
+    file: usize,
+    row_groups: Vec<usize>,
+}
+
+/// A pushed filter compiled for late materialization: the table columns it reads (sorted)
+/// and the expression over a batch of just those columns.
+#[derive(Debug, Clone)]
+struct RowPredicate {
+    columns: Vec<usize>,
+    expr: Arc<dyn PhysicalExpr>,
+}
+
+/// Scans a [`ParquetTable`].
+#[derive(Debug)]
+pub struct ParquetScanExec {
+    table: ParquetTable,
+    projection: Vec<usize>,
+    schema: SchemaRef,
+    filters: Vec<Expr>,
+    predicate: Arc<PruningPredicate>,
+    row_predicates: Vec<RowPredicate>,
+    units: Vec<ScanUnit>,
+    parallelism: usize,
+    batch_size: usize,
+    fetch: Option<usize>,
+    row_groups_total: usize,
+    row_groups_pruned: usize,
+}
+
+/// `expr` with every column reference unqualified and named exactly as the table field it
+/// matches; `None` if a column is not in the table.
+fn unqualify(expr: &Expr, schema: &Schema) -> Option<Expr> {
+    let mut missing = false;
+    let out = expr.clone().transform_up(&mut |e| {
+        Ok(match e {
+            Expr::Column(c) => match resolve_column(schema, &c.name) {
+                Some(i) => Expr::Column(Column::new_unqualified(schema.field(i).name().clone())),
+                None => {
+                    missing = true;
+                    Expr::Column(c)
+                }
+            },
+            other => other,
+        })
+    });
+    match out {
+        Ok(e) if !missing => Some(e),
+        _ => None,
+    }
+}
+
+fn compile_row_predicate(filter: &Expr, schema: &Schema) -> Option<RowPredicate> {
+    let expr = unqualify(filter, schema)?;
+    let columns: BTreeSet<usize> = expr
+        .column_refs()
+        .iter()
+        .map(|c| resolve_column(schema, &c.name))
+        .collect::<Option<_>>()?;
+    let columns: Vec<usize> = columns.into_iter().collect();
+    if columns.is_empty() {
+        return None;
+    }
+    let projected = Arc::new(schema.project(&columns).ok()?);
+    let compiled = create_physical_expr(&expr, &PlanSchema::from_arrow(None, projected)).ok()?;
+    Some(RowPredicate {
+        columns,
+        expr: compiled,
+    })
+}
+
+impl ParquetScanExec {
+    /// A scan of `table` reading the `projection` columns (all if `None`), using `filters` for
+    /// pruning and late materialization, with `parallelism` subtasks (at most one per unit of
+    /// work) and at most `fetch` rows per subtask when there are no filters.
+    ///
+    /// # Errors
+    /// A projection index out of range.
+    pub fn try_new(
+        table: ParquetTable,
+        projection: Option<&[usize]>,
+        filters: &[Expr],
+        fetch: Option<usize>,
+        parallelism: usize,
+        batch_size: usize,
+    ) -> Result<Self> {
+        let table_schema = Arc::clone(&table.schema);
+        let projection: Vec<usize> = match projection {
+            Some(p) => p.to_vec(),
+            None => (0..table_schema.fields().len()).collect(),
+        };
+        let schema = Arc::new(
+            table_schema
+                .project(&projection)
+                .map_err(|e| ExecError::arrow("parquet scan projection", e))?,
+        );
+        let conjuncts: Vec<Expr> = filters
+            .iter()
+            .flat_map(|f| rill_core::expr::split_conjunction(f).into_iter().cloned())
+            .collect();
+        let predicate = match rill_core::expr::conjunction(conjuncts.iter().cloned()) {
+            Some(e) => PruningPredicate::try_new(&e, &table_schema),
+            None => PruningPredicate::Unknown,
+        };
+        let row_predicates: Vec<RowPredicate> = conjuncts
+            .iter()
+            .filter_map(|c| compile_row_predicate(c, &table_schema))
+            .collect();
+
+        // static row-group pruning
+        let mut kept: Vec<(usize, usize)> = Vec::new();
+        let mut row_groups_total = 0;
+        for (fi, file) in table.files.iter().enumerate() {
+            let md = file.metadata.metadata();
+            let n = md.num_row_groups();
+            row_groups_total += n;
+            let keep = if predicate.is_useful() {
+                let stats = RowGroupStatistics {
+                    metadata: md,
+                    file_schema: file.metadata.schema(),
+                    table_schema: &table_schema,
+                };
+                predicate.evaluate(&stats)
+            } else {
+                arrow::buffer::BooleanBuffer::new_set(n)
+            };
+            kept.extend(
+                (0..n)
+                    .filter(|rg| keep.len() != n || keep.value(*rg))
+                    .map(|rg| (fi, rg)),
+            );
+        }
+        let row_groups_pruned = row_groups_total - kept.len();
+        let parallelism = parallelism.max(1);
+        let per_unit = kept.len().div_ceil(parallelism).max(1);
+        let mut units: Vec<ScanUnit> = Vec::new();
+        for (fi, rg) in kept {
+            match units.last_mut() {
+                Some(u) if u.file == fi && u.row_groups.len() < per_unit => u.row_groups.push(rg),
+                _ => units.push(ScanUnit {
+                    file: fi,
+                    row_groups: vec![rg],
+                }),
+            }
+        }
+        let parallelism = parallelism.min(units.len()).max(1);
+        Ok(ParquetScanExec {
+            table,
+            projection,
+            schema,
+            filters: filters.to_vec(),
+            predicate: Arc::new(predicate),
+            row_predicates,
+            units,
+            parallelism,
+            batch_size: batch_size.max(1),
+            fetch,
+            row_groups_total,
+            row_groups_pruned,
+        })
+    }
+
+    /// How many row groups statistics pruned when the scan was planned.
+    pub fn row_groups_pruned(&self) -> usize {
+        self.row_groups_pruned
+    }
+}
+
+impl ExecutionPlan for ParquetScanExec {
+    fn name(&self) -> &'static str {
+        "ParquetScanExec"
+    }
+
+    fn schema(&self) -> SchemaRef {
+        Arc::clone(&self.schema)
+    }
+
+    fn children(&self) -> Vec<Arc<dyn ExecutionPlan>> {
+        vec![]
+    }
+
+    fn parallelism(&self) -> usize {
+        self.parallelism
+    }
+
+    fn describe(&self) -> String {
+        let paths: Vec<&std::path::Path> = self.table.files.iter().map(|f| f.path.as_path()).collect();
+        let cols: Vec<&str> = self.schema.fields().iter().map(|f| f.name().as_str()).collect();
+        let mut s = format!("files={}, projection=[{}]", describe_files(&paths), cols.join(", "));
+        if !self.filters.is_empty() {
+            let f: Vec<String> = self.filters.iter().map(|f| f.to_string()).collect();
+            s.push_str(&format!(", predicates=[{}]", f.join(", ")));
+        }
+        s.push_str(&format!(
+            ", row_groups_pruned={}/{}",
+            self.row_groups_pruned, self.row_groups_total
+        ));
+        if let Some(n) = self.fetch {
+            s.push_str(&format!(", fetch={n}"));
+        }
+        s
+    }
+
+    fn instantiate(&self, subtask: usize) -> Result<Instance> {
+        if subtask >= self.parallelism {
+            return Err(crate::exec_internal!(
+                "ParquetScanExec subtask {subtask} of {}",
+                self.parallelism
+            ));
+        }
+        let work: Vec<(usize, usize)> = self
+            .units
+            .iter()
+            .skip(subtask)
+            .step_by(self.parallelism)
+            .flat_map(|u| u.row_groups.iter().map(move |rg| (u.file, *rg)))
+            .collect();
+        let mut read_columns = self.projection.clone();
+        read_columns.sort_unstable();
+        read_columns.dedup();
+        let output_map: Vec<usize> = self
+            .projection
+            .iter()
+            .map(|c| read_columns.binary_search(c).unwrap_or_default())
+            .collect();
+        Ok(Instance::Source(Box::new(ParquetSource {
+            table: self.table.clone(),
+            schema: Arc::clone(&self.schema),
+            read_columns,
+            output_map,
+            predicate: Arc::clone(&self.predicate),
+            row_predicates: self.row_predicates.clone(),
+            work,
+            next: 0,
+            current: None,
+            remaining: if self.filters.is_empty() { self.fetch } else { None },
+            batch_size: self.batch_size,
+            rows_filtered: Arc::new(AtomicU64::new(0)),
+            static_pruned: if subtask == 0 { self.row_groups_pruned as u64 } else { 0 },
+        })))
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+struct ParquetSource {
+    table: ParquetTable,
+    schema: SchemaRef,
+    read_columns: Vec<usize>,
+    output_map: Vec<usize>,
+    predicate: Arc<PruningPredicate>,
+    row_predicates: Vec<RowPredicate>,
+    work: Vec<(usize, usize)>,
+    next: usize,
+    current: Option<(ParquetRecordBatchReader, usize, usize)>,
+    remaining: Option<usize>,
+    batch_size: usize,
+    rows_filtered: Arc<AtomicU64>,
+    static_pruned: u64,
+}
+
+impl ParquetSource {
+    /// Opens a reader over one row group, or `None` when the page index proves it empty.
+    fn open(&self, file_idx: usize, rg: usize, ctx: &mut OperatorContext) -> Result<Option<ParquetRecordBatchReader>> {
+        let pf = self
+            .table
+            .files
+            .get(file_idx)
+            .ok_or_else(|| crate::exec_internal!("no file {file_idx}"))?;
+        let md = pf.metadata.metadata();
+        let parquet_schema = md.file_metadata().schema_descr();
+        let mut selection = None;
+        if self.predicate.is_useful() {
+            let (sel, pages) = pruning::prune_pages(&self.predicate, md, pf.metadata.schema(), &self.table.schema, rg);
+            if pages > 0 {
+                ctx.metrics.add("pages_pruned", pages);
+            }
+            if let Some(sel) = sel {
+                if !sel.selects_any() {
+                    ctx.metrics.add("row_groups_pruned", 1);
+                    return Ok(None);
+                }
+                selection = Some(sel);
+            }
+        }
+        let file = File::open(&pf.path).map_err(|e| ExecError::Io {
+            path: pf.path.display().to_string(),
+            source: e,
+        })?;
+        let mask = ProjectionMask::roots(parquet_schema, self.read_columns.iter().copied());
+        let mut builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, pf.metadata.clone())
+            .with_row_groups(vec![rg])
+            .with_projection(mask)
+            .with_batch_size(self.batch_size);
+        if let Some(sel) = selection {
+            builder = builder.with_row_selection(sel);
+        }
+        if !self.row_predicates.is_empty() {
+            let predicates: Vec<Box<dyn ArrowPredicate>> = self
+                .row_predicates
+                .iter()
+                .map(|p| {
+                    let expr = Arc::clone(&p.expr);
+                    let counter = Arc::clone(&self.rows_filtered);
+                    let mask = ProjectionMask::roots(parquet_schema, p.columns.iter().copied());
+                    Box::new(ArrowPredicateFn::new(mask, move |batch: RecordBatch| {
+                        let keep = evaluate_predicate(expr.as_ref(), &batch)
+                            .map_err(|e| ArrowError::ExternalError(Box::new(e)))?;
+                        let keep = if keep.null_count() > 0 {
+                            arrow::compute::prep_null_mask_filter(&keep)
+                        } else {
+                            keep
+                        };
+                        counter.fetch_add((batch.num_rows() - keep.true_count()) as u64, Ordering::Relaxed);
+                        Ok(keep)
+                    })) as Box<dyn ArrowPredicate>
+                })
+                .collect();
+            builder = builder.with_row_filter(RowFilter::new(predicates));
+        }
+        if let Some(n) = self.remaining {
+            builder = builder.with_limit(n);
+        }
+        let reader = builder
+            .build()
+            .map_err(|e| corrupt(&pf.path, Some(format!("row group {rg}")), e))?;
+        ctx.metrics.add("row_groups_read", 1);
+        Ok(Some(reader))
+    }
+
+    fn flush_counters(&self, ctx: &mut OperatorContext) {
+        let filtered = self.rows_filtered.swap(0, Ordering::Relaxed);
+        if filtered > 0 {
+            ctx.metrics.add("rows_filtered", filtered);
+        }
+    }
+
+    fn read_error(&self, file_idx: usize, rg: usize, e: ArrowError) -> ExecError {
+        if let ArrowError::ExternalError(inner) = e {
+            return match inner.downcast::<ExecError>() {
+                Ok(exec) => *exec,
+                Err(other) => self.read_error(file_idx, rg, ArrowError::ExternalError(other)),
+            };
+        }
+        let path = self
+            .table
+            .files
+            .get(file_idx)
+            .map(|f| f.path.display().to_string())
+            .unwrap_or_default();
+        ExecError::CorruptFile {
+            path,
+            location: Some(format!("row group {rg}")),
+            message: e.to_string(),
+        }
+    }
+}
+
+impl Source for ParquetSource {
+    fn next_batch(&mut self, ctx: &mut OperatorContext) -> Result<Option<RecordBatch>> {
+        if self.static_pruned > 0 {
+            ctx.metrics.add("row_groups_pruned", self.static_pruned);
+            self.static_pruned = 0;
+        }
+        loop {
+            if self.remaining == Some(0) {
+                self.current = None;
+                return Ok(None);
+            }
+            if let Some((reader, fi, rg)) = self.current.as_mut() {
+                let (fi, rg) = (*fi, *rg);
+                match reader.next() {
+                    Some(Ok(batch)) => {
+                        self.flush_counters(ctx);
+                        let mut batch = batch;
+                        if let Some(rem) = self.remaining.as_mut() {
+                            if batch.num_rows() > *rem {
+                                batch = batch.slice(0, *rem);
+                            }
+                            *rem -= batch.num_rows();
+                        }
+                        if batch.num_rows() == 0 {
+                            continue;
+                        }
+                        return project_batch(&batch, &self.output_map, &self.schema).map(Some);
+                    }
+                    Some(Err(e)) => {
+                        self.current = None;
+                        return Err(self.read_error(fi, rg, e));
+                    }
+                    None => {
+                        self.flush_counters(ctx);
+                        self.current = None;
+                    }
+                }
+            }
+            let Some(&(fi, rg)) = self.work.get(self.next) else {
+                return Ok(None);
+            };
+            self.next += 1;
+            if let Some(reader) = self.open(fi, rg, ctx)? {
+                self.current = Some((reader, fi, rg));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
