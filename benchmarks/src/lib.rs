@@ -2,9 +2,10 @@
 //!
 //! Data generators, queries and runners for Rill's benchmarks. [`tpch`] generates the eight
 //! TPC-H tables as Parquet files (with the `tpchgen` crate's generators) and holds the TPC-H
-//! query texts; `benches/operators.rs` holds the criterion micro-benchmarks of single
-//! operators through the SQL API.
+//! query texts; [`ops`] generates the data and holds the queries of the operator
+//! micro-benchmarks (`benches/operators.rs`, criterion, through the SQL API).
 
 #![deny(missing_docs)]
 
+pub mod ops;
 pub mod tpch;
