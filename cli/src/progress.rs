@@ -60,11 +60,6 @@ impl Progress {
         self.bar.inc(rows);
     }
 
-    /// Rows counted so far.
-    pub fn rows(&self) -> u64 {
-        self.bar.position()
-    }
-
     /// Runs `f` (which writes to the terminal) with the spinner hidden.
     pub fn suspend<R>(&self, f: impl FnOnce() -> R) -> R {
         self.bar.suspend(f)
@@ -104,7 +99,7 @@ mod tests {
         let p = Progress::start_on("q", false);
         p.add_rows(10);
         p.add_rows(5);
-        assert_eq!(p.rows(), 15);
+        assert_eq!(p.bar.position(), 15);
         assert_eq!(p.suspend(|| 7), 7);
         p.finish();
     }
