@@ -100,8 +100,7 @@ impl Sink {
 
     /// Finishes the file and moves it to its name; returns the number of rows written.
     pub fn commit(self) -> Result<u64, CliError> {
-        let rows = self.inner.commit().map_err(RillError::from)?;
-        Ok(u64::try_from(rows).unwrap_or(u64::MAX))
+        Ok(self.inner.commit().map_err(RillError::from)?)
     }
 }
 
