@@ -1,1 +1,11 @@
-//! placeholder
+//! # rill-benchmarks
+//!
+//! Data generators, queries and runners for Rill's benchmarks. [`tpch`] generates the eight
+//! TPC-H tables as Parquet files (with the `tpchgen` crate's generators) and holds the TPC-H
+//! query texts; [`ops`] generates the data and holds the queries of the operator
+//! micro-benchmarks (`benches/operators.rs`, criterion, through the SQL API).
+
+#![deny(missing_docs)]
+
+pub mod ops;
+pub mod tpch;
