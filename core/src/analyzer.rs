@@ -61,6 +61,9 @@ fn common_type(context: &Expr, types: &[DataType]) -> Result<DataType> {
 
 fn coerce_node(e: Expr, schema: &PlanSchema) -> Result<Expr> {
     Ok(match e {
+        // Normalize references to the qualified field they resolve to, so they stay
+        // unambiguous when plans are rewritten (pushdowns, pruned projections).
+        Expr::Column(c) => Expr::Column(schema.column(schema.index_of(&c)?)),
         Expr::Binary { left, op, right } => {
             let lt = left.get_type(schema)?;
             let rt = right.get_type(schema)?;
