@@ -35,6 +35,20 @@ pub fn coerce(expr: Expr, schema: &PlanSchema) -> Result<Expr> {
     Ok(e)
 }
 
+/// [`coerce`], keeping the expression's output name as written: coercion qualifies column
+/// references and inserts casts, which would otherwise change the names of projected and
+/// aggregated columns (`a + 1` would become `t.a + 1`).
+pub fn coerce_keep_name(expr: Expr, schema: &PlanSchema) -> Result<Expr> {
+    let name = expr.output_name();
+    let keeps_name = matches!(expr, Expr::Column(_) | Expr::Alias { .. });
+    let e = coerce(expr, schema)?;
+    if !keeps_name && e.output_name() != name {
+        Ok(e.alias(name))
+    } else {
+        Ok(e)
+    }
+}
+
 /// Casts `e` to `to` unless it already has that type.
 pub fn cast_if_needed(e: Expr, to: &DataType, schema: &PlanSchema) -> Result<Expr> {
     let from = e.get_type(schema)?;

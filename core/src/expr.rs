@@ -1252,18 +1252,22 @@ impl Expr {
         self.binary(BinaryOp::Or, other)
     }
     /// `self + other`.
+    #[allow(clippy::should_implement_trait)]
     pub fn add(self, other: Expr) -> Expr {
         self.binary(BinaryOp::Plus, other)
     }
     /// `self - other`.
+    #[allow(clippy::should_implement_trait)]
     pub fn sub(self, other: Expr) -> Expr {
         self.binary(BinaryOp::Minus, other)
     }
     /// `self * other`.
+    #[allow(clippy::should_implement_trait)]
     pub fn mul(self, other: Expr) -> Expr {
         self.binary(BinaryOp::Multiply, other)
     }
     /// `self / other`.
+    #[allow(clippy::should_implement_trait)]
     pub fn div(self, other: Expr) -> Expr {
         self.binary(BinaryOp::Divide, other)
     }

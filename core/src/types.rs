@@ -105,7 +105,7 @@ pub fn numeric_coercion(l: &DataType, r: &DataType) -> Option<DataType> {
         let scale = s1.max(s2);
         let int_digits = (p1 as i16 - s1 as i16).max(p2 as i16 - s2 as i16);
         let precision = (int_digits + scale as i16).clamp(1, MAX_DECIMAL_PRECISION as i16) as u8;
-        return Some(DataType::Decimal128(precision, scale.max(0) as i8));
+        return Some(DataType::Decimal128(precision, scale.max(0)));
     }
     let (ls, lr) = int_rank(l)?;
     let (rs, rr) = int_rank(r)?;
@@ -342,7 +342,7 @@ mod tests {
         let s = binary_signature(BinaryOp::Plus, &d(15, 2), &d(10, 4)).unwrap_or_else(|| unreachable!());
         assert_eq!(s.result, d(18, 4));
         let s = binary_signature(BinaryOp::Divide, &d(15, 2), &d(15, 2)).unwrap_or_else(|| unreachable!());
-        assert_eq!(s.result, d(32, 18));
+        assert_eq!(s.result, d(33, 18));
         let s = binary_signature(BinaryOp::Multiply, &d(38, 10), &d(38, 10)).unwrap_or_else(|| unreachable!());
         assert_eq!(s.result, d(38, 6));
         let s = binary_signature(BinaryOp::Minus, &DataType::Int64, &d(15, 2)).unwrap_or_else(|| unreachable!());

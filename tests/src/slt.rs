@@ -64,7 +64,7 @@ impl sqllogictest::DB for RillDb {
         for stmt in &statements {
             last = match self.env.execute_statement(stmt)? {
                 StatementOutput::Rows(ds) => {
-                    let schema = ds.schema().arrow_schema().clone();
+                    let schema = std::sync::Arc::clone(ds.schema().arrow_schema());
                     let types = schema.fields().iter().map(|f| column_type(f.data_type())).collect();
                     let mut rows = Vec::new();
                     for batch in ds.collect()? {

@@ -187,14 +187,7 @@ mod tests {
         let out = optimize(&plans()[0]);
         assert_eq!(
             out.display_indent(),
-            "Limit: skip=1, fetch=10\n  \
-             Sort: sum(e) DESC NULLS FIRST fetch=11\n    \
-             Aggregate: groupBy=[c], aggr=[sum(e)]\n      \
-             Projection: t.c, u.e\n        \
-             Inner Join: on=[a = d] filter=b < f\n          \
-             TableScan: t\n          \
-             Filter: e > 3\n            \
-             TableScan: u filters=[e > 3]\n"
+            "Limit: skip=1, fetch=10\n  Sort: sum(e) DESC NULLS FIRST fetch=11\n    Aggregate: groupBy=[t.c], aggr=[sum(u.e) AS sum(e)]\n      Projection: t.c, u.e\n        Inner Join: on=[t.a = u.d] filter=t.b < u.f\n          TableScan: t\n          Filter: u.e > 3\n            TableScan: u filters=[u.e > 3]\n"
         );
     }
 
@@ -215,14 +208,7 @@ mod tests {
         let out = optimize(&plans()[2]);
         assert_eq!(
             out.display_indent(),
-            "Projection: t.a\n  \
-             Filter: d IS NULL\n    \
-             Left Join: on=[a = d]\n      \
-             Projection: t.a\n        \
-             Filter: b IS NULL\n          \
-             TableScan: t\n      \
-             Filter: d > 0\n        \
-             TableScan: u\n"
+            "Projection: t.a\n  Filter: u.d IS NULL\n    Left Join: on=[t.a = u.d]\n      Projection: t.a\n        Filter: t.b IS NULL\n          TableScan: t\n      Filter: u.d > 0\n        TableScan: u\n"
         );
     }
 }

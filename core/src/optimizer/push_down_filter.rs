@@ -367,7 +367,7 @@ mod tests {
             .build();
         check(
             &plan,
-            "Projection: a + b AS s, b\n  Filter: a + b > 1 AND b < 5\n    TableScan: t\n",
+            "Projection: t.a + t.b AS s, t.b\n  Filter: t.a + t.b > 1 AND t.b < 5\n    TableScan: t\n",
         );
     }
 
@@ -385,7 +385,7 @@ mod tests {
             .build();
         check(
             &plan,
-            "Distinct\n  Sort: a ASC NULLS LAST\n    Filter: b < 2 AND a > 1\n      TableScan: t\n",
+            "Distinct\n  Sort: t.a ASC NULLS LAST\n    Filter: t.b < 2 AND t.a > 1\n      TableScan: t\n",
         );
     }
 
@@ -397,7 +397,7 @@ mod tests {
             .filter(col("a").gt(lit(1i64)))
             .unwrap()
             .build();
-        check(&plan, "Filter: a > 1\n  Limit: skip=0, fetch=3\n    TableScan: t\n");
+        check(&plan, "Filter: t.a > 1\n  Limit: skip=0, fetch=3\n    TableScan: t\n");
         let sorted = scan("t", &["a"]).sort(vec![col("a").sort_asc()]).unwrap().build();
         let LogicalPlan::Sort { input, exprs, .. } = sorted.as_ref() else {
             unreachable!()
@@ -413,7 +413,7 @@ mod tests {
             .build();
         check(
             &plan,
-            "Filter: a > 1\n  Sort: a ASC NULLS LAST fetch=2\n    TableScan: t\n",
+            "Filter: t.a > 1\n  Sort: t.a ASC NULLS LAST fetch=2\n    TableScan: t\n",
         );
     }
 
@@ -443,7 +443,7 @@ mod tests {
             .build();
         check(
             &plan,
-            "Filter: sum(b) > 10\n  Aggregate: groupBy=[a], aggr=[sum(b)]\n    Filter: a > 1\n      TableScan: t\n",
+            "Filter: sum(b) > 10\n  Aggregate: groupBy=[t.a], aggr=[sum(t.b) AS sum(b)]\n    Filter: t.a > 1\n      TableScan: t\n",
         );
     }
 
@@ -464,8 +464,7 @@ mod tests {
             .build();
         check(
             &plan,
-            "Inner Join: on=[a = c] filter=b < d AND (a + d > 0 OR b = 1)\n  \
-             Filter: b > 1\n    TableScan: t\n  Filter: d < 3\n    TableScan: u\n",
+            "Inner Join: on=[t.a = u.c] filter=t.b < u.d AND (t.a + u.d > 0 OR t.b = 1)\n  Filter: t.b > 1\n    TableScan: t\n  Filter: u.d < 3\n    TableScan: u\n",
         );
     }
 
@@ -481,7 +480,7 @@ mod tests {
             .build();
         check(
             &plan,
-            "Inner Join: on=[b = c]\n  Inner Join: on=[a = b]\n    TableScan: t\n    TableScan: u\n  TableScan: v\n",
+            "Inner Join: on=[u.b = v.c]\n  Inner Join: on=[t.a = u.b]\n    TableScan: t\n    TableScan: u\n  TableScan: v\n",
         );
     }
 
@@ -497,15 +496,15 @@ mod tests {
         };
         check(
             &mk(JoinType::Left),
-            "Filter: b > 2\n  Left Join: on=[a = b]\n    Filter: a > 1\n      TableScan: t\n    TableScan: u\n",
+            "Filter: u.b > 2\n  Left Join: on=[t.a = u.b]\n    Filter: t.a > 1\n      TableScan: t\n    TableScan: u\n",
         );
         check(
             &mk(JoinType::Right),
-            "Filter: a > 1\n  Right Join: on=[a = b]\n    TableScan: t\n    Filter: b > 2\n      TableScan: u\n",
+            "Filter: t.a > 1\n  Right Join: on=[t.a = u.b]\n    TableScan: t\n    Filter: u.b > 2\n      TableScan: u\n",
         );
         check(
             &mk(JoinType::Full),
-            "Filter: a > 1 AND b > 2\n  Full Join: on=[a = b]\n    TableScan: t\n    TableScan: u\n",
+            "Filter: t.a > 1 AND u.b > 2\n  Full Join: on=[t.a = u.b]\n    TableScan: t\n    TableScan: u\n",
         );
     }
 
@@ -521,7 +520,7 @@ mod tests {
             .build();
         check(
             &plan,
-            "Left Join: on=[] filter=a > 1 AND a < b\n  TableScan: t\n  Filter: b > 2\n    TableScan: u\n",
+            "Left Join: on=[] filter=t.a > 1 AND t.a < u.b\n  TableScan: t\n  Filter: u.b > 2\n    TableScan: u\n",
         );
         let plan = scan("t", &["a"])
             .join(
@@ -534,7 +533,7 @@ mod tests {
             .build();
         check(
             &plan,
-            "Inner Join: on=[a = b] filter=a < b\n  Filter: a > 1\n    TableScan: t\n  Filter: b > 2\n    TableScan: u\n",
+            "Inner Join: on=[t.a = u.b] filter=t.a < u.b\n  Filter: t.a > 1\n    TableScan: t\n  Filter: u.b > 2\n    TableScan: u\n",
         );
     }
 
@@ -552,16 +551,16 @@ mod tests {
             .build();
         check(
             &plan,
-            "Filter: a > 1 AND (a = 1 OR b IS NULL)\n  TableScan: p filters=[a > 1, b IS NULL]\n",
+            "Filter: p.a > 1 AND (p.a = 1 OR p.b IS NULL)\n  TableScan: p filters=[p.a > 1, p.b IS NULL]\n",
         );
         let plan = pushdown_scan("p", &["a", "b"])
             .filter(col("b").is_null())
             .unwrap()
             .build();
-        check(&plan, "TableScan: p filters=[b IS NULL]\n");
+        check(&plan, "TableScan: p filters=[p.b IS NULL]\n");
         // A memory table supports nothing: the filter stays and the scan is untouched.
         let plan = scan("t", &["a"]).filter(col("a").gt(lit(1i64))).unwrap().build();
-        check(&plan, "Filter: a > 1\n  TableScan: t\n");
+        check(&plan, "Filter: t.a > 1\n  TableScan: t\n");
     }
 
     #[test]
@@ -580,6 +579,6 @@ mod tests {
             .filter(col("a").gt(lit(1i64)))
             .unwrap()
             .build();
-        check(&plan, "Filter: a > 1\n  MapBatches: f\n    TableScan: t\n");
+        check(&plan, "Filter: t.a > 1\n  MapBatches: f\n    TableScan: t\n");
     }
 }

@@ -169,7 +169,7 @@ mod tests {
             .build();
         check(
             &plan,
-            "Limit: skip=3, fetch=10\n  Sort: a ASC NULLS LAST fetch=13\n    TableScan: t\n",
+            "Limit: skip=3, fetch=10\n  Sort: t.a ASC NULLS LAST fetch=13\n    TableScan: t\n",
         );
     }
 
@@ -183,7 +183,7 @@ mod tests {
             .build();
         check(
             &plan,
-            "Projection: a + 1\n  Limit: skip=2, fetch=5\n    TableScan: t fetch=7\n",
+            "Projection: t.a + 1 AS a + 1\n  Limit: skip=2, fetch=5\n    TableScan: t fetch=7\n",
         );
     }
 
@@ -195,7 +195,7 @@ mod tests {
             .limit(0, Some(5))
             .unwrap()
             .build();
-        check(&plan, "Limit: skip=0, fetch=5\n  Filter: a > 1\n    TableScan: t\n");
+        check(&plan, "Limit: skip=0, fetch=5\n  Filter: t.a > 1\n    TableScan: t\n");
     }
 
     #[test]

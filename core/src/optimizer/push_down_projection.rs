@@ -300,7 +300,7 @@ mod tests {
             .project(vec![col("c"), col("a").add(lit(1i64))])
             .unwrap()
             .build();
-        check(&plan, "Projection: c, a + 1\n  TableScan: t projection=[a, c]\n");
+        check(&plan, "Projection: t.c, t.a + 1 AS a + 1\n  TableScan: t projection=[a, c]\n");
     }
 
     #[test]
@@ -322,13 +322,13 @@ mod tests {
             .unwrap()
             .build();
         check(&plan, "Projection: t.b, t.a\n  TableScan: t\n");
-        // Neither is dropping the qualifier (the output columns are unqualified).
+        // Unqualified references resolve to the qualified columns, so this is one too.
         let plan = scan("t", &["a", "b"])
             .project(vec![col("a"), col("b")])
             .unwrap()
             .build();
-        let out = check(&plan, "Projection: a, b\n  TableScan: t\n");
-        assert_eq!(out.schema().qualifier(0), None);
+        let out = check(&plan, "TableScan: t\n");
+        assert_eq!(out.schema().qualifier(0), Some("t"));
     }
 
     #[test]
@@ -341,7 +341,7 @@ mod tests {
             .build();
         check(
             &plan,
-            "Projection: a\n  Filter: b > 1\n    TableScan: t projection=[a, b]\n",
+            "Projection: t.a\n  Filter: t.b > 1\n    TableScan: t projection=[a, b]\n",
         );
     }
 
@@ -361,7 +361,7 @@ mod tests {
             .build();
         check(
             &plan,
-            "Projection: a\n  TableScan: p projection=[a, c] filters=[p.c IS NULL]\n",
+            "Projection: p.a\n  TableScan: p projection=[a, c] filters=[p.c IS NULL]\n",
         );
     }
 
@@ -375,7 +375,7 @@ mod tests {
             .build();
         check(
             &plan,
-            "Aggregate: groupBy=[a], aggr=[sum(c)]\n  TableScan: t projection=[a, c]\n",
+            "Aggregate: groupBy=[t.a], aggr=[sum(t.c) AS sum(c)]\n  TableScan: t projection=[a, c]\n",
         );
         // count(*) reads one column.
         let plan = scan("t", &["a", "b"])
@@ -398,7 +398,7 @@ mod tests {
             .build();
         check(
             &plan,
-            "Aggregate: groupBy=[a], aggr=[]\n  Projection: t.a\n    Filter: c > 1\n      TableScan: t projection=[a, c]\n",
+            "Aggregate: groupBy=[t.a], aggr=[]\n  Projection: t.a\n    Filter: t.c > 1\n      TableScan: t projection=[a, c]\n",
         );
     }
 
@@ -417,7 +417,7 @@ mod tests {
             .build();
         check(
             &plan,
-            "Projection: c\n  Inner Join: on=[a = d] filter=b < e\n    TableScan: t\n    TableScan: u projection=[d, e]\n",
+            "Projection: t.c\n  Inner Join: on=[t.a = u.d] filter=t.b < u.e\n    TableScan: t\n    TableScan: u projection=[d, e]\n",
         );
         let plan = scan("t", &["a", "b"])
             .filter(col("b").gt(lit(0i64)))
@@ -434,7 +434,7 @@ mod tests {
             .build();
         check(
             &plan,
-            "Projection: a\n  LeftSemi Join: on=[a = d]\n    Projection: t.a\n      Filter: b > 0\n        TableScan: t\n    TableScan: u\n",
+            "LeftSemi Join: on=[t.a = u.d]\n  Projection: t.a\n    Filter: t.b > 0\n      TableScan: t\n  TableScan: u\n",
         );
     }
 
@@ -462,7 +462,7 @@ mod tests {
             .project(vec![col("a")])
             .unwrap()
             .build();
-        check(&plan, "Projection: a\n  Distinct\n    TableScan: t\n");
+        check(&plan, "Projection: t.a\n  Distinct\n    TableScan: t\n");
     }
 
     #[test]
@@ -477,7 +477,7 @@ mod tests {
             .build();
         check(
             &plan,
-            "Projection: a\n  Limit: skip=0, fetch=5\n    Sort: b DESC NULLS FIRST\n      TableScan: t projection=[a, b]\n",
+            "Projection: t.a\n  Limit: skip=0, fetch=5\n    Sort: t.b DESC NULLS FIRST\n      TableScan: t projection=[a, b]\n",
         );
     }
 }

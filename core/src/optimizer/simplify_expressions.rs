@@ -300,7 +300,7 @@ mod tests {
             ])
             .unwrap()
             .build();
-        let out = check(&plan, "Projection: a + 3 AS a + 1 + 2, 6 AS six, b\n  TableScan: t\n");
+        let out = check(&plan, "Projection: t.a + 3 AS a + 1 + 2, 6 AS six, t.b\n  TableScan: t\n");
         assert_eq!(out.schema().field(0).name(), "a + 1 + 2");
     }
 
@@ -363,7 +363,7 @@ mod tests {
             .filter(col("a").gt(lit(1i64).add(lit(1i64))).and(lit(true)))
             .unwrap()
             .build();
-        check(&plan, "Filter: a > 2\n  TableScan: t\n");
+        check(&plan, "Filter: t.a > 2\n  TableScan: t\n");
     }
 
     #[test]
@@ -387,9 +387,7 @@ mod tests {
             .build();
         check(
             &plan,
-            "Sort: sum(b * (1 + 1)) ASC NULLS LAST\n  \
-             Aggregate: groupBy=[a + 1 AS a + 0 + 1], aggr=[sum(b * 2) AS sum(b * (1 + 1))]\n    \
-             Inner Join: on=[a = c] filter=b > 10\n      TableScan: t\n      TableScan: u\n",
+            "Sort: sum(b * (1 + 1)) ASC NULLS LAST\n  Aggregate: groupBy=[t.a + 1 AS a + 0 + 1], aggr=[sum(t.b * 2) AS sum(b * (1 + 1))]\n    Inner Join: on=[t.a = u.c] filter=t.b > 10\n      TableScan: t\n      TableScan: u\n",
         );
     }
 
@@ -405,7 +403,7 @@ mod tests {
             )
             .unwrap()
             .build();
-        check(&plan, "Left Join: on=[a = c]\n  TableScan: t\n  TableScan: u\n");
+        check(&plan, "Left Join: on=[t.a = u.c]\n  TableScan: t\n  TableScan: u\n");
     }
 
     #[test]

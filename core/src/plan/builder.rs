@@ -34,7 +34,7 @@ use crate::types;
 ///     .build();
 /// assert_eq!(
 ///     plan.display_indent(),
-///     "Aggregate: groupBy=[t.k], aggr=[sum(t.v)]\n  Filter: CAST(t.v AS Int64) > 1\n    TableScan: t\n"
+///     "Aggregate: groupBy=[t.k], aggr=[sum(t.v) AS sum(v)]\n  Filter: CAST(t.v AS Int64) > 1\n    TableScan: t\n"
 /// );
 /// ```
 #[derive(Debug, Clone)]
@@ -173,7 +173,7 @@ impl LogicalPlanBuilder {
                     "aggregate {e} is not allowed in a projection"
                 )));
             }
-            let e = coerce(e, input_schema)?;
+            let e = crate::analyzer::coerce_keep_name(e, input_schema)?;
             fields.push((e.output_qualifier(), e.to_field(input_schema)?));
             coerced.push(e);
         }
@@ -213,7 +213,7 @@ impl LogicalPlanBuilder {
                     "aggregate {g} is not allowed in GROUP BY"
                 )));
             }
-            let g = coerce(g, input_schema)?;
+            let g = crate::analyzer::coerce_keep_name(g, input_schema)?;
             fields.push((g.output_qualifier(), g.to_field(input_schema)?));
             groups.push(g);
         }
@@ -231,7 +231,7 @@ impl LogicalPlanBuilder {
                     "aggregate calls cannot be nested: {a}"
                 )));
             }
-            let a = coerce(a, input_schema)?;
+            let a = crate::analyzer::coerce_keep_name(a, input_schema)?;
             fields.push((None, a.to_field(input_schema)?));
             aggrs.push(a);
         }

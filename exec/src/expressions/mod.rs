@@ -1,23 +1,136 @@
 //! Compiles logical [`Expr`]s into vectorized [`PhysicalExpr`]s.
 //!
-//! (Columns and literals only so far; the full compiler is being written.)
+//! The analyzer (`rill_core::analyzer`) has already inserted the casts the type rules ask for,
+//! so the kernels here see operands of the types `rill_core::types` names. The compiler still
+//! checks those types and inserts a cast where an un-analyzed expression needs one, so it is
+//! safe on any well-typed [`Expr`].
+//!
+//! Layout: [`binary`] (arithmetic, comparison, boolean logic, `||`), [`unary`] (NOT, negation,
+//! IS [NOT] NULL), [`case`], [`cast`] (CAST / TRY_CAST), [`in_list`], [`like`] and
+//! [`functions`] (the built-in scalar functions).
 
 use std::sync::Arc;
 
-use rill_core::{Expr, PlanSchema, ScalarValue};
+use arrow::array::{Array, ArrayRef, Scalar};
+use rill_core::{types, Expr, PlanSchema, ScalarValue};
 
 use crate::error::{ExecError, Result};
-use crate::physical_expr::{ColumnExpr, LiteralExpr, PhysicalExpr};
+use crate::physical_expr::{ColumnExpr, ColumnarValue, LiteralExpr, PhysicalExpr};
+
+pub mod binary;
+pub mod case;
+pub mod cast;
+pub mod functions;
+pub mod in_list;
+pub mod like;
+pub mod unary;
 
 /// Compiles `expr` against the schema of the batches it will be evaluated on.
 pub fn create_physical_expr(expr: &Expr, schema: &PlanSchema) -> Result<Arc<dyn PhysicalExpr>> {
+    let compile = |e: &Expr| create_physical_expr(e, schema);
     match expr {
         Expr::Column(c) => ColumnExpr::from_schema(schema.arrow_schema(), schema.index_of(c)?),
         Expr::Literal(v) => Ok(Arc::new(LiteralExpr::new(v.clone()))),
-        Expr::Alias { expr, .. } => create_physical_expr(expr, schema),
-        other => Err(ExecError::Internal {
-            message: format!("cannot compile {other} yet"),
+        Expr::Alias { expr, .. } => compile(expr),
+        Expr::Binary { left, op, right } => {
+            let lt = left.get_type(schema)?;
+            let rt = right.get_type(schema)?;
+            let sig = types::binary_signature(*op, &lt, &rt).ok_or_else(|| {
+                ExecError::Core(rill_core::RillError::type_mismatch(
+                    expr,
+                    format!("operator {op} does not apply to {lt} and {rt}"),
+                ))
+            })?;
+            let l = cast::coerce_to(compile(left)?, &sig.left)?;
+            let r = cast::coerce_to(compile(right)?, &sig.right)?;
+            binary::binary_expr(l, *op, r, sig.result)
+        }
+        Expr::Not(e) => unary::not_expr(compile(e)?),
+        Expr::Negative(e) => unary::negative_expr(compile(e)?),
+        Expr::IsNull(e) => Ok(unary::is_null_expr(compile(e)?, false)),
+        Expr::IsNotNull(e) => Ok(unary::is_null_expr(compile(e)?, true)),
+        Expr::Between {
+            expr: e,
+            negated,
+            low,
+            high,
+        } => {
+            // x BETWEEN a AND b  ≡  x >= a AND x <= b (three-valued); NOT BETWEEN negates it.
+            let ge = Expr::Binary {
+                left: e.clone(),
+                op: rill_core::expr::BinaryOp::GtEq,
+                right: low.clone(),
+            };
+            let le = Expr::Binary {
+                left: e.clone(),
+                op: rill_core::expr::BinaryOp::LtEq,
+                right: high.clone(),
+            };
+            let both = ge.and(le);
+            let compiled = compile(&both)?;
+            if *negated {
+                unary::not_expr(compiled)
+            } else {
+                Ok(compiled)
+            }
+        }
+        Expr::InList { expr: e, list, negated } => {
+            let value = compile(e)?;
+            let t = value.data_type();
+            let items = list
+                .iter()
+                .map(|i| cast::coerce_to(compile(i)?, &t))
+                .collect::<Result<Vec<_>>>()?;
+            in_list::in_list_expr(value, items, *negated)
+        }
+        Expr::Like {
+            expr: e,
+            pattern,
+            negated,
+            case_insensitive,
+            escape,
+        } => like::like_expr(compile(e)?, compile(pattern)?, *negated, *case_insensitive, *escape),
+        Expr::Case {
+            operand,
+            when_then,
+            else_expr,
+        } => {
+            let result_type = expr.get_type(schema)?;
+            let operand = operand.as_deref().map(compile).transpose()?;
+            let when_type = operand.as_ref().map(|o| o.data_type());
+            let when_then = when_then
+                .iter()
+                .map(|(w, t)| {
+                    let w = compile(w)?;
+                    let w = match &when_type {
+                        Some(ot) => cast::coerce_to(w, ot)?,
+                        None => cast::coerce_to(w, &arrow::datatypes::DataType::Boolean)?,
+                    };
+                    Ok((w, cast::coerce_to(compile(t)?, &result_type)?))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let else_expr = else_expr
+                .as_deref()
+                .map(|e| cast::coerce_to(compile(e)?, &result_type))
+                .transpose()?;
+            case::case_expr(operand, when_then, else_expr, result_type)
+        }
+        Expr::Cast { expr: e, data_type } => cast::cast_expr(compile(e)?, data_type.clone(), false),
+        Expr::TryCast { expr: e, data_type } => cast::cast_expr(compile(e)?, data_type.clone(), true),
+        Expr::ScalarFunction { func, args } => {
+            let return_type = expr.get_type(schema)?;
+            let args = args.iter().map(compile).collect::<Result<Vec<_>>>()?;
+            functions::create_function_expr(*func, args, return_type)
+        }
+        Expr::AggregateFunction { .. } => Err(ExecError::Internal {
+            message: format!("aggregate {expr} outside an aggregation"),
         }),
+        Expr::Wildcard { .. } => Err(ExecError::Internal {
+            message: format!("wildcard {expr} was not expanded"),
+        }),
+        Expr::ScalarSubquery(_) => Err(ExecError::Core(rill_core::RillError::unsupported(
+            "scalar subqueries (they are planned as joins by a later optimizer rule)",
+        ))),
     }
 }
 
@@ -33,4 +146,85 @@ pub fn evaluate_constant(expr: &Expr) -> Result<ScalarValue> {
     .map_err(|e| ExecError::arrow("building a one-row batch", e))?;
     let array = e.evaluate(&batch)?.into_array(1)?;
     Ok(ScalarValue::try_from_array(array.as_ref(), 0)?)
+}
+
+/// An evaluated operand as an Arrow `Datum`: arrays as they are, scalars as one-element
+/// arrays wrapped in [`Scalar`], so Arrow's kernels broadcast them without materializing.
+pub(crate) enum Operand {
+    /// One value per row.
+    Array(ArrayRef),
+    /// One value for all rows.
+    Scalar(Scalar<ArrayRef>),
+}
+
+impl Operand {
+    /// Converts an evaluated value.
+    pub(crate) fn new(value: ColumnarValue) -> Result<Self> {
+        Ok(match value {
+            ColumnarValue::Array(a) => Operand::Array(a),
+            ColumnarValue::Scalar(s) => Operand::Scalar(Scalar::new(s.to_array(1)?)),
+        })
+    }
+
+    /// The operand as a `Datum`.
+    pub(crate) fn datum(&self) -> &dyn arrow::array::Datum {
+        match self {
+            Operand::Array(a) => a,
+            Operand::Scalar(s) => s,
+        }
+    }
+}
+
+/// Wraps a kernel's result: an array computed from scalar operands only is itself a scalar.
+pub(crate) fn from_kernel(result: ArrayRef, all_scalar: bool) -> Result<ColumnarValue> {
+    if all_scalar && result.len() == 1 {
+        Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(result.as_ref(), 0)?))
+    } else {
+        Ok(ColumnarValue::Array(result))
+    }
+}
+
+/// Unit-test helpers shared by the expression modules.
+#[cfg(test)]
+pub(crate) mod test_util {
+    use super::*;
+    use arrow::datatypes::{Field, Schema};
+    use arrow::record_batch::RecordBatch;
+
+    /// A batch of the given named columns (all nullable).
+    pub(crate) fn batch(columns: Vec<(&str, ArrayRef)>) -> RecordBatch {
+        let fields: Vec<Field> = columns
+            .iter()
+            .map(|(n, a)| Field::new(*n, a.data_type().clone(), true))
+            .collect();
+        let arrays = columns.into_iter().map(|(_, a)| a).collect();
+        RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).unwrap_or_else(|e| panic!("bad test batch: {e}"))
+    }
+
+    /// Compiles `expr` against `batch`'s schema (qualified by nothing), analyzing it first as
+    /// the planner would, and evaluates it to an array.
+    pub(crate) fn eval(expr: Expr, batch: &RecordBatch) -> Result<ArrayRef> {
+        let schema = PlanSchema::from_arrow(None, batch.schema());
+        let expr = rill_core::analyzer::coerce(expr, &schema)?;
+        let e = create_physical_expr(&expr, &schema)?;
+        e.evaluate(batch)?.into_array(batch.num_rows())
+    }
+
+    /// Evaluates a constant expression.
+    pub(crate) fn eval_const(expr: Expr) -> Result<ScalarValue> {
+        let schema = PlanSchema::empty();
+        let expr = rill_core::analyzer::coerce(expr, &schema)?;
+        evaluate_constant(&expr)
+    }
+
+    /// Renders an array's values for compact assertions (`NULL` for nulls).
+    pub(crate) fn show(array: &dyn Array) -> Vec<String> {
+        (0..array.len())
+            .map(|i| match ScalarValue::try_from_array(array, i) {
+                Ok(v) if v.is_null() => "NULL".to_string(),
+                Ok(v) => v.to_string(),
+                Err(e) => format!("<{e}>"),
+            })
+            .collect()
+    }
 }

@@ -39,7 +39,7 @@ use crate::operators::merge::SortPreservingMergeExec;
 use crate::operators::projection::ProjectionExec;
 use crate::operators::sort::SortExec;
 use crate::operators::union::UnionExec;
-use crate::physical_expr::{ColumnExpr, PhysicalExpr, PhysicalSortExpr};
+use crate::physical_expr::{ColumnExpr, PhysicalSortExpr};
 use crate::plan::{ExchangeExec, ExecutionPlan, Partitioning};
 
 /// Lowers `plan` to a physical plan for `config`.

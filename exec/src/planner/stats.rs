@@ -17,8 +17,8 @@ pub fn estimate_bytes(plan: &LogicalPlan) -> Option<u64> {
                 bytes /= 2;
             }
             if let (Some(fetch), Some(rows)) = (scan.fetch, stats.num_rows) {
-                if rows > 0 {
-                    bytes = bytes.min(bytes.saturating_mul(fetch as u64) / rows);
+                if let Some(share) = bytes.saturating_mul(fetch as u64).checked_div(rows) {
+                    bytes = bytes.min(share);
                 }
             }
             Some(bytes)

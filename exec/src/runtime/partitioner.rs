@@ -262,7 +262,7 @@ mod tests {
             let k = b.column(0).as_primitive::<Int64Type>();
             let s = b.column(1).as_string::<i32>();
             for i in 0..b.num_rows() {
-                let expected = match k.is_null(i).then_some(0).unwrap_or(k.value(i)) {
+                let expected = match if k.is_null(i) { 0 } else { k.value(i) } {
                     0 => "c",
                     1 => "a",
                     _ => "b",
