@@ -448,7 +448,8 @@ impl ScalarFunction {
                     return err(format!("argument must be numeric, got {}", args[0]));
                 }
                 Ok(match &args[0] {
-                    t @ DataType::Decimal128(..) => t.clone(),
+                    // One more integer digit: rounding 999.5 up needs it.
+                    DataType::Decimal128(p, s) => DataType::Decimal128((*p + 1).min(types::MAX_DECIMAL_PRECISION), *s),
                     t if t.is_integer() => t.clone(),
                     _ => DataType::Float64,
                 })
@@ -948,7 +949,23 @@ impl Expr {
             Expr::Cast { data_type, .. } | Expr::TryCast { data_type, .. } => data_type.clone(),
             Expr::ScalarFunction { func, args } => {
                 let types = args.iter().map(|a| a.get_type(schema)).collect::<Result<Vec<_>>>()?;
-                func.return_type(&types)?
+                let t = func.return_type(&types)?;
+                // round(decimal, d) with a constant d keeps d fractional digits, as in
+                // PostgreSQL and DuckDB: round(2.345, 2) = 2.35.
+                match (
+                    func,
+                    &t,
+                    args.get(1).and_then(|d| match d {
+                        Expr::Literal(v) => v.as_i64(),
+                        _ => None,
+                    }),
+                ) {
+                    (ScalarFunction::Round, DataType::Decimal128(p, s), Some(d)) if d >= 0 && d < i64::from(*s) => {
+                        let d = d as i8;
+                        DataType::Decimal128((*p - (*s - d) as u8).max(1), d)
+                    }
+                    _ => t,
+                }
             }
             Expr::AggregateFunction { func, args, .. } => {
                 let types = args.iter().map(|a| a.get_type(schema)).collect::<Result<Vec<_>>>()?;

@@ -2,7 +2,7 @@
 //! mini-cluster. Values are rendered as the files expect: `NULL` for NULL, `(empty)` for the
 //! empty string, `true`/`false`, decimals with their scale, dates as `YYYY-MM-DD`.
 
-use arrow::array::Array;
+use arrow::array::{Array, AsArray};
 use arrow::datatypes::DataType;
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 use rill_core::sql::StatementOutput;
@@ -47,6 +47,20 @@ fn column_type(t: &DataType) -> DefaultColumnType {
 pub fn render_cell(array: &dyn Array, row: usize) -> Result<String, RillError> {
     if array.is_null(row) {
         return Ok("NULL".to_string());
+    }
+    // Floats with an integral value print without a fraction ("7", not "7.0"), as the
+    // DuckDB cross-check script renders them; other floats in Rust's shortest round-trip form.
+    let float = match array.data_type() {
+        DataType::Float64 => Some(array.as_primitive::<arrow::datatypes::Float64Type>().value(row)),
+        DataType::Float32 => Some(f64::from(
+            array.as_primitive::<arrow::datatypes::Float32Type>().value(row),
+        )),
+        _ => None,
+    };
+    if let Some(v) = float {
+        if v.is_finite() && v == v.trunc() && v.abs() < 1e15 {
+            return Ok(format!("{}", v as i64));
+        }
     }
     let options = FormatOptions::default().with_null("NULL");
     let formatter = ArrayFormatter::try_new(array, &options).map_err(|e| RillError::arrow("formatting a result", e))?;

@@ -300,7 +300,10 @@ mod tests {
             .project(vec![col("c"), col("a").add(lit(1i64))])
             .unwrap()
             .build();
-        check(&plan, "Projection: t.c, t.a + 1 AS a + 1\n  TableScan: t projection=[a, c]\n");
+        check(
+            &plan,
+            "Projection: t.c, t.a + 1 AS a + 1\n  TableScan: t projection=[a, c]\n",
+        );
     }
 
     #[test]

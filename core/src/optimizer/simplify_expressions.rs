@@ -300,7 +300,10 @@ mod tests {
             ])
             .unwrap()
             .build();
-        let out = check(&plan, "Projection: t.a + 3 AS a + 1 + 2, 6 AS six, t.b\n  TableScan: t\n");
+        let out = check(
+            &plan,
+            "Projection: t.a + 3 AS a + 1 + 2, 6 AS six, t.b\n  TableScan: t\n",
+        );
         assert_eq!(out.schema().field(0).name(), "a + 1 + 2");
     }
 

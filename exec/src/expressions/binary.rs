@@ -11,9 +11,7 @@ use std::any::Any;
 use std::fmt;
 use std::sync::Arc;
 
-use arrow::array::{Datum,
-    Array, ArrayRef, AsArray, BooleanArray, Date32Array, Decimal128Array, PrimitiveArray,
-};
+use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Date32Array, Datum, Decimal128Array, PrimitiveArray};
 use arrow::buffer::NullBuffer;
 use arrow::compute::kernels::{cmp, numeric};
 use arrow::datatypes::{i256, DataType, Date32Type, Decimal128Type, Float32Type, Float64Type, Int32Type};
@@ -630,17 +628,25 @@ mod tests {
     }
 
     fn interval(months: i32, days: i32) -> Expr {
-        lit(ScalarValue::IntervalMonthDayNano(Some(IntervalMonthDayNano::new(months, days, 0))))
+        lit(ScalarValue::IntervalMonthDayNano(Some(IntervalMonthDayNano::new(
+            months, days, 0,
+        ))))
     }
 
     #[test]
     fn integer_arithmetic_is_checked() {
         let b = batch(vec![
-            ("a", Arc::new(Int64Array::from(vec![Some(1), None, Some(i64::MAX)])) as ArrayRef),
+            (
+                "a",
+                Arc::new(Int64Array::from(vec![Some(1), None, Some(i64::MAX)])) as ArrayRef,
+            ),
             ("b", Arc::new(Int64Array::from(vec![Some(2), Some(3), Some(0)]))),
         ]);
-        let r = eval(col("a").add(lit(1i64)), &batch(vec![("a", Arc::new(Int64Array::from(vec![Some(1), None])))]))
-            .unwrap();
+        let r = eval(
+            col("a").add(lit(1i64)),
+            &batch(vec![("a", Arc::new(Int64Array::from(vec![Some(1), None])))]),
+        )
+        .unwrap();
         assert_eq!(show(&r), ["2", "NULL"]);
         let err = eval(col("a").add(col("a")), &b).unwrap_err();
         assert!(err.to_string().contains("overflow"), "{err}");
@@ -649,17 +655,18 @@ mod tests {
         assert!(err.to_string().contains("division by zero"), "{err}");
         let err = eval(col("a").modulo(col("b")), &b).unwrap_err();
         assert!(err.to_string().contains("division by zero"), "{err}");
-        let r = eval(lit(7i64).div(col("b")), &batch(vec![("b", Arc::new(Int64Array::from(vec![2, -2])))])).unwrap();
+        let r = eval(
+            lit(7i64).div(col("b")),
+            &batch(vec![("b", Arc::new(Int64Array::from(vec![2, -2])))]),
+        )
+        .unwrap();
         assert_eq!(show(&r), ["3", "-3"]);
     }
 
     #[test]
     fn null_rows_do_not_fail() {
         // The NULL row's divisor is garbage zero; it must not raise division by zero.
-        let b = batch(vec![(
-            "b",
-            Arc::new(Int64Array::from(vec![Some(2), None])) as ArrayRef,
-        )]);
+        let b = batch(vec![("b", Arc::new(Int64Array::from(vec![Some(2), None])) as ArrayRef)]);
         let r = eval(lit(10i64).div(col("b")), &b).unwrap();
         assert_eq!(show(&r), ["5", "NULL"]);
     }
@@ -690,15 +697,13 @@ mod tests {
         assert_eq!(r.data_type(), &DataType::Decimal128(33, 18));
         assert_eq!(show(&r)[0], "2469.000000000000000000");
         assert_eq!(show(&r)[1], "-25.000000000000000000");
-        let two_thirds = eval_const(
-            lit(ScalarValue::Decimal128(Some(2), 10, 0)).div(lit(ScalarValue::Decimal128(Some(3), 10, 0))),
-        )
-        .unwrap();
+        let two_thirds =
+            eval_const(lit(ScalarValue::Decimal128(Some(2), 10, 0)).div(lit(ScalarValue::Decimal128(Some(3), 10, 0))))
+                .unwrap();
         assert_eq!(two_thirds.to_string(), "0.66666666667");
-        let minus = eval_const(
-            lit(ScalarValue::Decimal128(Some(-2), 10, 0)).div(lit(ScalarValue::Decimal128(Some(3), 10, 0))),
-        )
-        .unwrap();
+        let minus =
+            eval_const(lit(ScalarValue::Decimal128(Some(-2), 10, 0)).div(lit(ScalarValue::Decimal128(Some(3), 10, 0))))
+                .unwrap();
         assert_eq!(minus.to_string(), "-0.66666666667");
         let err = eval(col("p").div(col("d").sub(col("d"))), &b).unwrap_err();
         assert!(err.to_string().contains("division by zero"), "{err}");
@@ -722,11 +727,20 @@ mod tests {
     #[test]
     fn comparisons_and_distinct() {
         let b = batch(vec![
-            ("a", Arc::new(Int64Array::from(vec![Some(1), None, Some(3), None])) as ArrayRef),
+            (
+                "a",
+                Arc::new(Int64Array::from(vec![Some(1), None, Some(3), None])) as ArrayRef,
+            ),
             ("b", Arc::new(Int64Array::from(vec![Some(1), Some(2), Some(2), None]))),
         ]);
-        assert_eq!(show(&eval(col("a").eq(col("b")), &b).unwrap()), ["true", "NULL", "false", "NULL"]);
-        assert_eq!(show(&eval(col("a").gt(lit(1i32)), &b).unwrap()), ["false", "NULL", "true", "NULL"]);
+        assert_eq!(
+            show(&eval(col("a").eq(col("b")), &b).unwrap()),
+            ["true", "NULL", "false", "NULL"]
+        );
+        assert_eq!(
+            show(&eval(col("a").gt(lit(1i32)), &b).unwrap()),
+            ["false", "NULL", "true", "NULL"]
+        );
         let distinct = Expr::Binary {
             left: Box::new(col("a")),
             op: BinaryOp::IsDistinctFrom,
@@ -738,12 +752,18 @@ mod tests {
             op: BinaryOp::IsNotDistinctFrom,
             right: Box::new(lit(ScalarValue::Null)),
         };
-        assert_eq!(show(&eval(not_distinct, &b).unwrap()), ["false", "true", "false", "true"]);
+        assert_eq!(
+            show(&eval(not_distinct, &b).unwrap()),
+            ["false", "true", "false", "true"]
+        );
         let s = batch(vec![(
             "s",
             Arc::new(StringViewArray::from(vec![Some("apple"), None, Some("pear")])) as ArrayRef,
         )]);
-        assert_eq!(show(&eval(col("s").lt(lit("b")), &s).unwrap()), ["true", "NULL", "false"]);
+        assert_eq!(
+            show(&eval(col("s").lt(lit("b")), &s).unwrap()),
+            ["true", "NULL", "false"]
+        );
     }
 
     #[test]
@@ -751,12 +771,27 @@ mod tests {
         let b = batch(vec![
             (
                 "x",
-                Arc::new(BooleanArray::from(vec![Some(true), Some(true), Some(true), Some(false), Some(false), None, None]))
-                    as ArrayRef,
+                Arc::new(BooleanArray::from(vec![
+                    Some(true),
+                    Some(true),
+                    Some(true),
+                    Some(false),
+                    Some(false),
+                    None,
+                    None,
+                ])) as ArrayRef,
             ),
             (
                 "y",
-                Arc::new(BooleanArray::from(vec![Some(true), Some(false), None, Some(false), None, None, Some(false)])),
+                Arc::new(BooleanArray::from(vec![
+                    Some(true),
+                    Some(false),
+                    None,
+                    Some(false),
+                    None,
+                    None,
+                    Some(false),
+                ])),
             ),
         ]);
         assert_eq!(
@@ -771,8 +806,14 @@ mod tests {
         let zero = batch(vec![("z", Arc::new(Int64Array::from(vec![0, 0])) as ArrayRef)]);
         let r = eval(lit(false).and(lit(1i64).div(col("z")).gt(lit(0i64))), &zero).unwrap();
         assert_eq!(show(&r), ["false", "false"]);
-        assert_eq!(eval_const(lit(ScalarValue::Null).or(lit(true))).unwrap(), ScalarValue::Boolean(Some(true)));
-        assert_eq!(eval_const(lit(ScalarValue::Null).and(lit(true))).unwrap(), ScalarValue::Boolean(None));
+        assert_eq!(
+            eval_const(lit(ScalarValue::Null).or(lit(true))).unwrap(),
+            ScalarValue::Boolean(Some(true))
+        );
+        assert_eq!(
+            eval_const(lit(ScalarValue::Null).and(lit(true))).unwrap(),
+            ScalarValue::Boolean(None)
+        );
     }
 
     #[test]

@@ -272,19 +272,29 @@ mod tests {
             ],
             Some(lit("none")),
         );
-        assert_eq!(show(&eval(e, &b).unwrap()), ["'small'", "'medium'", "'none'", "'large'"]);
+        assert_eq!(
+            show(&eval(e, &b).unwrap()),
+            ["'small'", "'medium'", "'none'", "'large'"]
+        );
     }
 
     #[test]
     fn simple_case_and_missing_else() {
         let b = batch(vec![("a", ints(vec![Some(1), Some(2), None]))]);
-        let e = case(Some(col("a")), vec![(lit(1i64), lit(10i64)), (lit(2i64), col("a"))], None);
+        let e = case(
+            Some(col("a")),
+            vec![(lit(1i64), lit(10i64)), (lit(2i64), col("a"))],
+            None,
+        );
         assert_eq!(show(&eval(e, &b).unwrap()), ["10", "2", "NULL"]);
     }
 
     #[test]
     fn branches_are_lazy() {
-        let b = batch(vec![("a", ints(vec![Some(10), Some(7), None])), ("b", ints(vec![Some(2), Some(0), Some(0)]))]);
+        let b = batch(vec![
+            ("a", ints(vec![Some(10), Some(7), None])),
+            ("b", ints(vec![Some(2), Some(0), Some(0)])),
+        ]);
         let e = case(
             None,
             vec![(col("b").eq(lit(0i64)), lit(ScalarValue::Null))],

@@ -167,7 +167,10 @@ mod tests {
             Arc::new(BooleanArray::from(vec![Some(true), Some(false), None])) as ArrayRef,
         )]);
         assert_eq!(show(&eval(col("x").not(), &b).unwrap()), ["false", "true", "NULL"]);
-        assert_eq!(eval_const(lit(ScalarValue::Null).not()).unwrap(), ScalarValue::Boolean(None));
+        assert_eq!(
+            eval_const(lit(ScalarValue::Null).not()).unwrap(),
+            ScalarValue::Boolean(None)
+        );
     }
 
     #[test]
@@ -180,10 +183,20 @@ mod tests {
         assert!(err.to_string().contains("overflow"), "{err}");
         let b = batch(vec![(
             "d",
-            Arc::new(Decimal128Array::from(vec![Some(150), None]).with_precision_and_scale(5, 2).unwrap()) as ArrayRef,
+            Arc::new(
+                Decimal128Array::from(vec![Some(150), None])
+                    .with_precision_and_scale(5, 2)
+                    .unwrap(),
+            ) as ArrayRef,
         )]);
-        assert_eq!(show(&eval(Expr::Negative(Box::new(col("d"))), &b).unwrap()), ["-1.50", "NULL"]);
-        assert_eq!(eval_const(Expr::Negative(Box::new(lit(2.5f64)))).unwrap(), ScalarValue::Float64(Some(-2.5)));
+        assert_eq!(
+            show(&eval(Expr::Negative(Box::new(col("d"))), &b).unwrap()),
+            ["-1.50", "NULL"]
+        );
+        assert_eq!(
+            eval_const(Expr::Negative(Box::new(lit(2.5f64)))).unwrap(),
+            ScalarValue::Float64(Some(-2.5))
+        );
     }
 
     #[test]
@@ -194,7 +207,10 @@ mod tests {
         )]);
         assert_eq!(show(&eval(col("s").is_null(), &b).unwrap()), ["false", "true"]);
         assert_eq!(show(&eval(col("s").is_not_null(), &b).unwrap()), ["true", "false"]);
-        assert_eq!(eval_const(lit(ScalarValue::Null).is_null()).unwrap(), ScalarValue::Boolean(Some(true)));
+        assert_eq!(
+            eval_const(lit(ScalarValue::Null).is_null()).unwrap(),
+            ScalarValue::Boolean(Some(true))
+        );
         let empty = batch(vec![("s", Arc::new(StringArray::from(Vec::<&str>::new())) as ArrayRef)]);
         assert_eq!(eval(col("s").is_null(), &empty).unwrap().len(), 0);
     }
