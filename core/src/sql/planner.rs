@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use sqlparser::ast::{self, SetExpr, SetOperator, SetQuantifier};
 
-use super::expr::{object_name, sql_to_expr, unsupported_at, value_to_scalar, ExprContext};
+use super::expr::{object_name, sql_to_expr, unsupported_at, value_to_scalar, ExprContext, SubqueryPlanner};
 use crate::catalog::CatalogEntry;
 use crate::error::{Result, RillError};
 use crate::executor::{FileFormat, ReadOptions};
@@ -26,6 +26,25 @@ use crate::session::ExecutionEnvironment;
 pub(crate) struct QueryPlanner<'a> {
     env: &'a ExecutionEnvironment,
     ctes: Vec<HashMap<String, Arc<LogicalPlan>>>,
+    /// The FROM schemas of the enclosing queries when planning a subquery, innermost last.
+    outer: Vec<PlanSchema>,
+}
+
+impl SubqueryPlanner for QueryPlanner<'_> {
+    fn plan_subquery(&self, query: &ast::Query, outer: &PlanSchema) -> Result<Arc<LogicalPlan>> {
+        let mut scopes = self.outer.clone();
+        scopes.push(outer.clone());
+        let mut planner = QueryPlanner {
+            env: self.env,
+            ctes: self.ctes.clone(),
+            outer: scopes,
+        };
+        planner.plan_query(query)
+    }
+
+    fn outer_scopes(&self) -> &[PlanSchema] {
+        &self.outer
+    }
 }
 
 /// One select-list item after translation: its expression (without alias) and its alias.
@@ -49,7 +68,11 @@ enum SortTarget {
 impl<'a> QueryPlanner<'a> {
     /// A planner over `env`'s current catalog.
     pub fn new(env: &'a ExecutionEnvironment) -> Self {
-        QueryPlanner { env, ctes: vec![] }
+        QueryPlanner {
+            env,
+            ctes: vec![],
+            outer: vec![],
+        }
     }
 
     /// Plans a full query (WITH, body, ORDER BY, LIMIT/OFFSET).
@@ -236,7 +259,7 @@ impl<'a> QueryPlanner<'a> {
         };
         // WHERE
         if let Some(w) = &select.selection {
-            let predicate = sql_to_expr(w, ExprContext::new(builder.schema()))?;
+            let predicate = sql_to_expr(w, ExprContext::new(builder.schema()).with_subqueries(&*self))?;
             if predicate.contains_aggregate() {
                 return Err(RillError::invalid_plan(format!(
                     "aggregate functions are not allowed in WHERE: {predicate}"
@@ -248,7 +271,7 @@ impl<'a> QueryPlanner<'a> {
         // The select list.
         let mut items: Vec<SelectItem> = Vec::new();
         for item in &select.projection {
-            let ctx = ExprContext::new(&input_schema);
+            let ctx = ExprContext::new(&input_schema).with_subqueries(&*self);
             match item {
                 ast::SelectItem::UnnamedExpr(e) => items.push(SelectItem {
                     expr: sql_to_expr(e, ctx)?,
@@ -286,6 +309,7 @@ impl<'a> QueryPlanner<'a> {
         let alias_ctx = ExprContext {
             schema: &input_schema,
             aliases: Some(&aliases),
+            subqueries: Some(&*self),
         };
         // GROUP BY
         let mut group_exprs: Vec<Expr> = Vec::new();

@@ -458,12 +458,12 @@ fn union_and_values() {
 #[test]
 fn unsupported_constructs_have_locations() {
     let env = env();
-    let e = err(&env, "SELECT a,\n  (SELECT max(c) FROM u) FROM t");
+    let e = err(&env, "SELECT t.a FROM t JOIN u\n  ON (SELECT max(c) FROM u) = u.c");
     match e {
         RillError::Unsupported { feature, location } => {
             assert!(feature.contains("subquery"), "{feature}");
             // The subquery's span starts at its SELECT.
-            assert_eq!(location, Some(Location { line: 2, column: 4 }));
+            assert_eq!(location, Some(Location { line: 2, column: 7 }));
         }
         other => panic!("{other}"),
     }
@@ -472,9 +472,9 @@ fn unsupported_constructs_have_locations() {
         e.to_string().contains("window function rank") && e.to_string().contains("line 1, column 8"),
         "{e}"
     );
-    let e = err(&env, "SELECT a FROM t WHERE a IN (SELECT a FROM u)");
+    let e = err(&env, "SELECT t.a FROM t JOIN u ON t.a IN (SELECT a FROM u)");
     assert!(e.to_string().contains("IN subquery"), "{e}");
-    let e = err(&env, "SELECT a FROM t WHERE EXISTS (SELECT a FROM u)");
+    let e = err(&env, "SELECT t.a FROM t JOIN u ON EXISTS (SELECT a FROM u)");
     assert!(e.to_string().contains("EXISTS"), "{e}");
     let e = err(&env, "SELECT frobnicate(a) FROM t");
     assert!(e.to_string().contains("frobnicate"), "{e}");

@@ -1,0 +1,618 @@
+//! [`DecorrelateSubqueries`]: plans subquery expressions as joins, so no subquery is ever
+//! re-executed per row.
+//!
+//! | expression (a WHERE / HAVING conjunct) | plan |
+//! |---|---|
+//! | `[NOT] EXISTS (q)` | `LeftSemi` / `LeftAnti` join on q's correlation predicates |
+//! | `x IN (q)` | `LeftSemi` join on `x = q.col` and the correlation predicates |
+//! | `x NOT IN (q)` | NULL-aware: `LeftAnti` join on the same keys, after a join with q's row counts (`count(*)`, `count(col)`, per correlation key), keeping a row only if q is empty, or `x` is not NULL and q holds no NULL |
+//! | uncorrelated scalar `(q)` | cross join with q, checked at run time to yield at most one row (a global aggregate needs no check) |
+//! | correlated scalar `(q)` over a global aggregate | q grouped by its correlation keys, `Left` joined on them |
+//!
+//! Scalar subqueries are also planned in the select list. Correlation predicates are pulled
+//! up out of the subquery's `Filter`s, through projections, inner joins and (for scalar
+//! subqueries, equalities only) the aggregate. The subquery side of every join is aliased
+//! `__sq<N>` with columns `__value` (its first column) and `__c<K>` (the inner columns the
+//! correlation predicates read), so its names never clash with the outer query's.
+//!
+//! What is not planned is rejected with an `Unsupported` error naming the construct:
+//! `EXISTS` / `IN` subqueries inside `OR` or another expression, or in the select list;
+//! correlated scalar subqueries without an aggregate, with `GROUP BY` or with `COUNT`;
+//! correlation below a `LIMIT`, `DISTINCT`, `UNION`, derived table or outer join; non-equality
+//! correlation in a scalar or `NOT IN` subquery; references to a query two levels out.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use arrow::array::{Array, Int64Array};
+
+use super::utils::{map_inputs, replace_columns, resolves_in};
+use super::{OptimizerContext, OptimizerRule};
+use crate::error::{ErrorKind, Result, RillError};
+use crate::expr::{
+    conjunction, count, count_star, split_conjunction, AggregateFunction, BinaryOp, Column, Expr, Subquery,
+};
+use crate::plan::{BatchFunction, JoinType, LogicalPlan, LogicalPlanBuilder};
+
+/// Rewrites `EXISTS`, `IN` and scalar subqueries into joins (see the module docs).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct DecorrelateSubqueries;
+
+impl OptimizerRule for DecorrelateSubqueries {
+    fn name(&self) -> &'static str {
+        "decorrelate_subqueries"
+    }
+
+    fn rewrite(&self, plan: Arc<LogicalPlan>, _ctx: &OptimizerContext<'_>) -> Result<Arc<LogicalPlan>> {
+        if !plan_has(&plan, &|e| e.contains_subquery()) {
+            return Ok(plan);
+        }
+        Decorrelator { next_id: 0 }.rewrite(&plan)
+    }
+}
+
+/// What a subquery is used for, which decides what may be pulled through it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Exists,
+    In,
+    Scalar,
+}
+
+/// A subquery made ready to join: `plan` is aliased `alias`, its first column is `__value`,
+/// then the inner columns the correlation predicates read.
+struct Prepared {
+    plan: Arc<LogicalPlan>,
+    alias: String,
+    /// The correlation predicates over the outer columns and `alias`'s columns.
+    predicates: Vec<Expr>,
+    /// `alias.__c<K>` columns (the correlation keys' inner sides).
+    inner_columns: Vec<Column>,
+    /// Whether the subquery is a global aggregate (always exactly one row).
+    is_global_aggregate: bool,
+}
+
+impl Prepared {
+    fn value(&self) -> Expr {
+        Expr::Column(Column::new(Some(self.alias.clone()), "__value"))
+    }
+}
+
+struct Decorrelator {
+    next_id: usize,
+}
+
+impl Decorrelator {
+    fn fresh_alias(&mut self) -> String {
+        self.next_id += 1;
+        format!("__sq{}", self.next_id)
+    }
+
+    fn rewrite(&mut self, plan: &Arc<LogicalPlan>) -> Result<Arc<LogicalPlan>> {
+        if !plan_has(plan, &|e| e.contains_subquery()) {
+            return Ok(Arc::clone(plan));
+        }
+        let node = map_inputs(plan, |i| self.rewrite(i))?;
+        match node.as_ref() {
+            LogicalPlan::Filter { input, predicate } if predicate.contains_subquery() => self.filter(input, predicate),
+            LogicalPlan::Projection { input, exprs, .. } if exprs.iter().any(Expr::contains_subquery) => {
+                self.projection(input, exprs)
+            }
+            other => match other.expressions().into_iter().find(|e| e.contains_subquery()) {
+                Some(e) => Err(RillError::unsupported(format!(
+                    "subquery in a {} expression: {e}",
+                    other.name()
+                ))),
+                None => Ok(node),
+            },
+        }
+    }
+
+    /// A `Filter` whose conjuncts may be subquery predicates.
+    fn filter(&mut self, input: &Arc<LogicalPlan>, predicate: &Expr) -> Result<Arc<LogicalPlan>> {
+        let original = Arc::clone(input.schema());
+        let (plain, with_subquery): (Vec<&Expr>, Vec<&Expr>) = split_conjunction(predicate)
+            .into_iter()
+            .partition(|t| !t.contains_subquery());
+        let mut b = LogicalPlanBuilder::from(Arc::clone(input));
+        if let Some(p) = conjunction(plain.into_iter().cloned()) {
+            b = b.filter(p)?;
+        }
+        let mut plan = b.build();
+        let mut residual = Vec::new();
+        for term in with_subquery {
+            let (term, flip) = match term {
+                Expr::Not(inner) => (inner.as_ref(), true),
+                t => (t, false),
+            };
+            match term {
+                Expr::Exists { subquery, negated } => plan = self.exists(plan, subquery, *negated != flip)?,
+                Expr::InSubquery {
+                    expr,
+                    subquery,
+                    negated,
+                } if !expr.contains_subquery() => plan = self.in_subquery(plan, expr, subquery, *negated != flip)?,
+                t => {
+                    let t = if flip {
+                        Expr::Not(Box::new(t.clone()))
+                    } else {
+                        t.clone()
+                    };
+                    let (p, t) = self.replace_scalars(plan, t)?;
+                    plan = p;
+                    residual.push(t);
+                }
+            }
+        }
+        let mut b = LogicalPlanBuilder::from(plan);
+        if let Some(p) = conjunction(residual) {
+            b = b.filter(p)?;
+        }
+        if b.schema().len() != original.len() {
+            b = b.project((0..original.len()).map(|i| Expr::Column(original.column(i))).collect())?;
+        }
+        Ok(b.build())
+    }
+
+    /// A `Projection` whose expressions may hold scalar subqueries.
+    fn projection(&mut self, input: &Arc<LogicalPlan>, exprs: &[Expr]) -> Result<Arc<LogicalPlan>> {
+        let mut plan = Arc::clone(input);
+        let mut out = Vec::with_capacity(exprs.len());
+        for e in exprs {
+            if !e.contains_subquery() {
+                out.push(e.clone());
+                continue;
+            }
+            let name = e.output_name();
+            let (p, rewritten) = self.replace_scalars(plan, e.clone())?;
+            plan = p;
+            out.push(match rewritten {
+                a @ Expr::Alias { .. } => a,
+                other => other.alias(name),
+            });
+        }
+        Ok(LogicalPlanBuilder::from(plan).project(out)?.build())
+    }
+
+    /// Joins every scalar subquery of `expr` to `plan` and replaces it by its value column.
+    fn replace_scalars(&mut self, plan: Arc<LogicalPlan>, expr: Expr) -> Result<(Arc<LogicalPlan>, Expr)> {
+        if expr.exists(|e| matches!(e, Expr::Exists { .. } | Expr::InSubquery { .. })) {
+            return Err(RillError::unsupported(format!(
+                "EXISTS / IN subquery inside OR, NOT of a compound, CASE or another expression, or in the select \
+                 list: {expr} (only a top-level AND conjunct of WHERE / HAVING is planned)"
+            )));
+        }
+        let mut plan = plan;
+        let mut error = None;
+        let out = expr.transform_up(&mut |e| match e {
+            Expr::ScalarSubquery(s) => match self.scalar_join(Arc::clone(&plan), &s) {
+                Ok((p, value)) => {
+                    plan = p;
+                    Ok(value)
+                }
+                Err(err) => {
+                    error = Some(err);
+                    Ok(Expr::ScalarSubquery(s))
+                }
+            },
+            other => Ok(other),
+        })?;
+        match error {
+            Some(e) => Err(e),
+            None => Ok((plan, out)),
+        }
+    }
+
+    /// Joins a scalar subquery to `plan`; returns the new plan and the value column.
+    fn scalar_join(&mut self, plan: Arc<LogicalPlan>, s: &Subquery) -> Result<(Arc<LogicalPlan>, Expr)> {
+        let p = self.prepare(s, Mode::Scalar, plan.schema())?;
+        let value = p.value();
+        if p.predicates.is_empty() {
+            let right = if p.is_global_aggregate {
+                Arc::clone(&p.plan)
+            } else {
+                at_most_one_row(&p)?
+            };
+            let joined = LogicalPlanBuilder::from(plan).cross_join(right)?.build();
+            return Ok((joined, value));
+        }
+        let (on, filter) = split_keys(&p, plan.schema())?;
+        if filter.is_some() {
+            return Err(crate::internal_err!(
+                "a correlated scalar subquery kept a non-equality predicate"
+            ));
+        }
+        let joined = LogicalPlanBuilder::from(plan)
+            .join(Arc::clone(&p.plan), JoinType::Left, on, None)?
+            .build();
+        Ok((joined, value))
+    }
+
+    fn exists(&mut self, plan: Arc<LogicalPlan>, s: &Subquery, negated: bool) -> Result<Arc<LogicalPlan>> {
+        let p = self.prepare(s, Mode::Exists, plan.schema())?;
+        let (on, filter) = split_keys(&p, plan.schema())?;
+        let jt = if negated {
+            JoinType::LeftAnti
+        } else {
+            JoinType::LeftSemi
+        };
+        Ok(LogicalPlanBuilder::from(plan)
+            .join(Arc::clone(&p.plan), jt, on, filter)?
+            .build())
+    }
+
+    fn in_subquery(
+        &mut self,
+        plan: Arc<LogicalPlan>,
+        expr: &Expr,
+        s: &Subquery,
+        negated: bool,
+    ) -> Result<Arc<LogicalPlan>> {
+        let p = self.prepare(s, Mode::In, plan.schema())?;
+        let (mut on, filter) = split_keys(&p, plan.schema())?;
+        on.insert(0, (expr.clone(), p.value()));
+        if !negated {
+            return Ok(LogicalPlanBuilder::from(plan)
+                .join(Arc::clone(&p.plan), JoinType::LeftSemi, on, filter)?
+                .build());
+        }
+        if filter.is_some() {
+            return Err(RillError::unsupported(
+                "NOT IN subquery with a non-equality correlation predicate",
+            ));
+        }
+        // NULL-aware anti join: x NOT IN q is TRUE when q is empty; otherwise NULL (the row is
+        // dropped) when x is NULL or q holds a NULL, else TRUE iff no value of q equals x.
+        let stats_alias = self.fresh_alias();
+        let stats = LogicalPlanBuilder::from(Arc::clone(&p.plan))
+            .aggregate(
+                p.inner_columns.iter().cloned().map(Expr::Column).collect(),
+                vec![count_star().alias("__count"), count(p.value()).alias("__count_value")],
+            )?
+            .alias(&stats_alias)?
+            .build();
+        let stats_col = |name: &str| Expr::Column(Column::new(Some(stats_alias.clone()), name));
+        let (with_stats, empty) = if p.inner_columns.is_empty() {
+            (
+                LogicalPlanBuilder::from(plan).cross_join(stats)?,
+                stats_col("__count").eq(crate::expr::lit(0i64)),
+            )
+        } else {
+            let keys = on[1..]
+                .iter()
+                .map(|(o, i)| {
+                    let i = replace_columns(i, &mut |c| Some(stats_col(&c.name)))
+                        .ok_or_else(|| crate::internal_err!("a correlation key over unknown columns: {i}"))?;
+                    Ok((o.clone(), i))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            (
+                LogicalPlanBuilder::from(plan).join(stats, JoinType::Left, keys, None)?,
+                stats_col("__count").is_null(),
+            )
+        };
+        let keep = empty.or(expr
+            .clone()
+            .is_not_null()
+            .and(stats_col("__count").eq(stats_col("__count_value"))));
+        Ok(with_stats
+            .join(Arc::clone(&p.plan), JoinType::LeftAnti, on, None)?
+            .filter(keep)?
+            .build())
+    }
+
+    /// Decorrelates `s`'s plan (and its nested subqueries), pulls its correlation predicates
+    /// up, and aliases it (see [`Prepared`]). `outer` is the schema the predicates join to.
+    fn prepare(&mut self, s: &Subquery, mode: Mode, outer: &crate::schema::PlanSchema) -> Result<Prepared> {
+        let sub = self.rewrite(&s.plan)?;
+        let value = sub.schema().column(0);
+        let mut saw_aggregate = false;
+        let (body, pulled) = pull_up(&sub, mode, &mut saw_aggregate)?;
+        if plan_has(&body, &has_outer) {
+            return Err(RillError::unsupported(
+                "a correlated column reference in this position of a subquery (only WHERE predicates are \
+                 decorrelated)",
+            ));
+        }
+        if mode == Mode::Scalar && !pulled.is_empty() && !saw_aggregate {
+            return Err(RillError::unsupported(
+                "correlated scalar subquery without an aggregate (it could return more than one row per outer row)",
+            ));
+        }
+        let inner: Vec<Column> = pulled
+            .iter()
+            .flat_map(Expr::column_refs)
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let alias = self.fresh_alias();
+        let mut exprs = vec![Expr::Column(value).alias("__value")];
+        let mut inner_columns = Vec::new();
+        for (k, c) in inner.iter().enumerate() {
+            let name = format!("__c{}", k + 1);
+            exprs.push(Expr::Column(c.clone()).alias(name.clone()));
+            inner_columns.push(Column::new(Some(alias.clone()), name));
+        }
+        let is_global_aggregate = is_global_aggregate(&body);
+        let plan = LogicalPlanBuilder::from(body).project(exprs)?.alias(&alias)?.build();
+        let mut predicates = Vec::with_capacity(pulled.len());
+        for pred in pulled {
+            let renamed = replace_columns(&pred, &mut |c| {
+                inner
+                    .iter()
+                    .position(|x| x == c)
+                    .map(|k| Expr::Column(inner_columns[k].clone()))
+            })
+            .ok_or_else(|| crate::internal_err!("a correlation predicate reads an unknown column"))?;
+            let pred = renamed.transform_up(&mut |e| {
+                Ok(match e {
+                    Expr::OuterColumn { column, .. } => Expr::Column(column),
+                    other => other,
+                })
+            })?;
+            let both = outer.join(plan.schema());
+            if !resolves_in(&pred, &both) {
+                return Err(RillError::unsupported(format!(
+                    "a subquery referencing a column of a query two or more levels out: {pred}"
+                )));
+            }
+            predicates.push(pred);
+        }
+        Ok(Prepared {
+            plan,
+            alias,
+            predicates,
+            inner_columns,
+            is_global_aggregate,
+        })
+    }
+}
+
+/// A scalar subquery's plan followed by a run-time check that it yields at most one row:
+/// `count(*)` and `min(__value)` over it (the value itself when there is one row, NULL when
+/// there is none), then an error if the count exceeds one.
+fn at_most_one_row(p: &Prepared) -> Result<Arc<LogicalPlan>> {
+    let checked = LogicalPlanBuilder::from(Arc::clone(&p.plan))
+        .aggregate(
+            vec![],
+            vec![
+                count_star().alias("__count"),
+                Expr::AggregateFunction {
+                    func: AggregateFunction::Min,
+                    args: vec![p.value()],
+                    distinct: false,
+                    filter: None,
+                }
+                .alias("__value"),
+            ],
+        )?
+        .build();
+    let schema = Arc::clone(checked.schema());
+    let check = LogicalPlan::MapBatches {
+        input: checked,
+        func: BatchFunction {
+            name: "check_scalar_subquery_row_count".to_string(),
+            func: Arc::new(check_one_row),
+        },
+        schema,
+    };
+    Ok(LogicalPlanBuilder::from(check)
+        .project(vec![Expr::Column(Column::new_unqualified("__value"))])?
+        .alias(&p.alias)?
+        .build())
+}
+
+/// Fails when the batch's first column (a row count) holds a value above one.
+fn check_one_row(batch: arrow::record_batch::RecordBatch) -> Result<arrow::record_batch::RecordBatch> {
+    let counts = batch
+        .columns()
+        .first()
+        .and_then(|c| c.as_any().downcast_ref::<Int64Array>())
+        .ok_or_else(|| crate::internal_err!("the scalar subquery check expects an Int64 count column"))?;
+    if counts.iter().flatten().any(|n| n > 1) {
+        return Err(RillError::Execution {
+            kind: ErrorKind::User,
+            retryable: false,
+            source: "scalar subquery returned more than one row".into(),
+        });
+    }
+    Ok(batch)
+}
+
+/// Equi-join key pairs and a residual filter.
+type JoinCondition = (Vec<(Expr, Expr)>, Option<Expr>);
+
+/// The correlation predicates as join keys `(outer, inner)` (equalities between an outer-only
+/// and an inner-only side) and a residual filter (the rest).
+fn split_keys(p: &Prepared, outer: &crate::schema::PlanSchema) -> Result<JoinCondition> {
+    let inner = p.plan.schema();
+    let side = |e: &Expr, s: &crate::schema::PlanSchema| {
+        let refs = e.column_refs();
+        !refs.is_empty() && refs.iter().all(|c| s.has_column(c))
+    };
+    let mut keys = Vec::new();
+    let mut rest = Vec::new();
+    for pred in &p.predicates {
+        match pred {
+            Expr::Binary {
+                left,
+                op: BinaryOp::Eq,
+                right,
+            } if side(left, outer) && side(right, inner) => keys.push((left.as_ref().clone(), right.as_ref().clone())),
+            Expr::Binary {
+                left,
+                op: BinaryOp::Eq,
+                right,
+            } if side(right, outer) && side(left, inner) => keys.push((right.as_ref().clone(), left.as_ref().clone())),
+            other => rest.push(other.clone()),
+        }
+    }
+    Ok((keys, conjunction(rest)))
+}
+
+/// Whether `e` reads a column of an enclosing query.
+fn has_outer(e: &Expr) -> bool {
+    e.exists(|x| matches!(x, Expr::OuterColumn { .. }))
+}
+
+/// Whether any expression of the tree satisfies `pred`.
+fn plan_has(plan: &LogicalPlan, pred: &dyn Fn(&Expr) -> bool) -> bool {
+    plan.expressions().into_iter().any(pred) || plan.inputs().into_iter().any(|i| plan_has(i, pred))
+}
+
+/// Whether the plan (below projections) is an aggregate without GROUP BY.
+fn is_global_aggregate(plan: &LogicalPlan) -> bool {
+    match plan {
+        LogicalPlan::Aggregate { group_expr, .. } => group_expr.is_empty(),
+        LogicalPlan::Projection { input, .. } => is_global_aggregate(input),
+        _ => false,
+    }
+}
+
+/// Removes the correlation predicates (conjuncts reading outer columns) from `plan`'s
+/// filters and returns them, with `plan` rebuilt so the inner columns they read stay visible.
+fn pull_up(plan: &Arc<LogicalPlan>, mode: Mode, saw_aggregate: &mut bool) -> Result<(Arc<LogicalPlan>, Vec<Expr>)> {
+    if !plan_has(plan, &has_outer) {
+        return Ok((Arc::clone(plan), vec![]));
+    }
+    match plan.as_ref() {
+        LogicalPlan::Filter { input, predicate } => {
+            let (input, mut pulled) = pull_up(input, mode, saw_aggregate)?;
+            let (corr, local): (Vec<&Expr>, Vec<&Expr>) =
+                split_conjunction(predicate).into_iter().partition(|t| has_outer(t));
+            pulled.extend(corr.into_iter().cloned());
+            let mut b = LogicalPlanBuilder::from(input);
+            if let Some(p) = conjunction(local.into_iter().cloned()) {
+                b = b.filter(p)?;
+            }
+            Ok((b.build(), pulled))
+        }
+        LogicalPlan::Projection { input, exprs, schema } => {
+            if exprs.iter().any(has_outer) {
+                return Err(RillError::unsupported(
+                    "a correlated column in a subquery's select list",
+                ));
+            }
+            let (input, pulled) = pull_up(input, mode, saw_aggregate)?;
+            let mut exprs = exprs.clone();
+            for c in pulled.iter().flat_map(Expr::column_refs).collect::<BTreeSet<_>>() {
+                let present = schema
+                    .try_index_of(&c)
+                    .ok()
+                    .flatten()
+                    .is_some_and(|i| exprs.get(i) == Some(&Expr::Column(c.clone())));
+                if !present {
+                    exprs.push(Expr::Column(c));
+                }
+            }
+            Ok((LogicalPlanBuilder::from(input).project(exprs)?.build(), pulled))
+        }
+        LogicalPlan::Aggregate {
+            input,
+            group_expr,
+            aggr_expr,
+            ..
+        } if mode == Mode::Scalar => {
+            if !group_expr.is_empty() {
+                return Err(RillError::unsupported("correlated scalar subquery with GROUP BY"));
+            }
+            if aggr_expr.iter().any(|a| {
+                a.exists(|x| {
+                    matches!(
+                        x,
+                        Expr::AggregateFunction {
+                            func: AggregateFunction::Count,
+                            ..
+                        }
+                    )
+                })
+            }) {
+                return Err(RillError::unsupported(
+                    "correlated scalar subquery with COUNT (an outer row without matches needs 0, not NULL)",
+                ));
+            }
+            let (input, pulled) = pull_up(input, mode, saw_aggregate)?;
+            let mut groups: Vec<Expr> = Vec::new();
+            for pred in &pulled {
+                let inner = match pred {
+                    Expr::Binary {
+                        left,
+                        op: BinaryOp::Eq,
+                        right,
+                    } if has_outer(left) && !has_outer(right) && !right.column_refs().is_empty() => right,
+                    Expr::Binary {
+                        left,
+                        op: BinaryOp::Eq,
+                        right,
+                    } if has_outer(right) && !has_outer(left) && !left.column_refs().is_empty() => left,
+                    other => {
+                        return Err(RillError::unsupported(format!(
+                            "non-equality correlation predicate in a scalar subquery with an aggregate: {other}"
+                        )))
+                    }
+                };
+                for c in inner.column_refs() {
+                    let g = Expr::Column(c);
+                    if !groups.contains(&g) {
+                        groups.push(g);
+                    }
+                }
+            }
+            *saw_aggregate = true;
+            Ok((
+                LogicalPlanBuilder::from(input)
+                    .aggregate(groups, aggr_expr.clone())?
+                    .build(),
+                pulled,
+            ))
+        }
+        LogicalPlan::Join {
+            left,
+            right,
+            join_type: jt @ (JoinType::Inner | JoinType::Left | JoinType::LeftSemi | JoinType::LeftAnti),
+            on,
+            filter,
+            ..
+        } => {
+            if on.iter().any(|(l, r)| has_outer(l) || has_outer(r)) || filter.as_ref().is_some_and(has_outer) {
+                return Err(RillError::unsupported(
+                    "a correlated column in a subquery's JOIN condition",
+                ));
+            }
+            // Predicates over the left input commute with these joins (each keeps or drops
+            // whole left rows); over the right input only with an inner join.
+            let (l, mut pulled) = pull_up(left, mode, saw_aggregate)?;
+            let r = if *jt == JoinType::Inner {
+                let (r, more) = pull_up(right, mode, saw_aggregate)?;
+                pulled.extend(more);
+                r
+            } else if plan_has(right, &has_outer) {
+                return Err(RillError::unsupported(format!(
+                    "a correlated predicate on the right input of a {jt} join inside a subquery"
+                )));
+            } else {
+                Arc::clone(right)
+            };
+            Ok((
+                LogicalPlanBuilder::from(l)
+                    .join(r, *jt, on.clone(), filter.clone())?
+                    .build(),
+                pulled,
+            ))
+        }
+        other => Err(RillError::unsupported(format!(
+            "a correlated subquery with {} above its correlated predicate",
+            match other {
+                LogicalPlan::Aggregate { .. } => "an aggregate (in EXISTS / IN)".to_string(),
+                LogicalPlan::Join { join_type, .. } => format!("a {join_type} join"),
+                LogicalPlan::SubqueryAlias { .. } => "a derived table".to_string(),
+                o => format!("a {}", o.name()),
+            }
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+}
