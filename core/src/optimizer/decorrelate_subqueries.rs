@@ -615,4 +615,267 @@ fn pull_up(plan: &Arc<LogicalPlan>, mode: Mode, saw_aggregate: &mut bool) -> Res
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use arrow::datatypes::DataType;
+
+    use super::*;
+    use crate::expr::{avg, col, lit, max};
+    use crate::optimizer::test_util::{assert_rule, run, scan, TestEvaluator};
+
+    fn outer(name: &str) -> Expr {
+        Expr::OuterColumn {
+            column: Column::from_qualified_name(name),
+            data_type: DataType::Int64,
+        }
+    }
+
+    /// `SELECT c FROM u WHERE <predicate>` as a subquery.
+    fn sub(predicate: Expr) -> Subquery {
+        Subquery::new(
+            scan("u", &["c", "d"])
+                .filter(predicate)
+                .unwrap()
+                .project(vec![col("c")])
+                .unwrap()
+                .build(),
+        )
+    }
+
+    fn over_t(predicate: Expr) -> Arc<LogicalPlan> {
+        scan("t", &["a", "b"]).filter(predicate).unwrap().build()
+    }
+
+    fn check(plan: Arc<LogicalPlan>, expected: &str) {
+        assert_rule(&DecorrelateSubqueries, &plan, expected);
+    }
+
+    fn error(plan: Arc<LogicalPlan>) -> String {
+        let config = crate::executor::SessionConfig::default();
+        let ctx = OptimizerContext {
+            evaluator: &TestEvaluator,
+            config: &config,
+        };
+        DecorrelateSubqueries.rewrite(plan, &ctx).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn plans_without_subqueries_are_kept() {
+        let plan = over_t(col("a").gt(lit(1i64)));
+        assert!(Arc::ptr_eq(&run(&DecorrelateSubqueries, &plan), &plan));
+    }
+
+    #[test]
+    fn correlated_exists_becomes_a_semi_join() {
+        let exists = Expr::Exists {
+            subquery: sub(col("c")
+                .eq(outer("t.a"))
+                .and(col("d").gt(outer("t.b")))
+                .and(col("d").lt(lit(5i64)))),
+            negated: false,
+        };
+        check(
+            over_t(exists.and(col("b").gt(lit(0i64)))),
+            "LeftSemi Join: on=[t.a = __sq1.__c1] filter=__sq1.__c2 > t.b\n  \
+             Filter: t.b > 0\n    \
+             TableScan: t\n  \
+             SubqueryAlias: __sq1\n    \
+             Projection: u.c AS __value, u.c AS __c1, u.d AS __c2\n      \
+             Projection: u.c, u.d\n        \
+             Filter: u.d < 5\n          \
+             TableScan: u\n",
+        );
+    }
+
+    #[test]
+    fn correlated_not_exists_becomes_an_anti_join() {
+        let exists = Expr::Exists {
+            subquery: sub(col("c").eq(outer("t.a"))),
+            negated: true,
+        };
+        check(
+            over_t(exists),
+            "LeftAnti Join: on=[t.a = __sq1.__c1]\n  \
+             TableScan: t\n  \
+             SubqueryAlias: __sq1\n    \
+             Projection: u.c AS __value, u.c AS __c1\n      \
+             Projection: u.c\n        \
+             TableScan: u\n",
+        );
+    }
+
+    #[test]
+    fn in_becomes_a_semi_join_on_the_value() {
+        let in_sub = Expr::InSubquery {
+            expr: Box::new(col("a")),
+            subquery: sub(col("d").gt(lit(1i64))),
+            negated: false,
+        };
+        check(
+            over_t(in_sub),
+            "LeftSemi Join: on=[t.a = __sq1.__value]\n  \
+             TableScan: t\n  \
+             SubqueryAlias: __sq1\n    \
+             Projection: u.c AS __value\n      \
+             Projection: u.c\n        \
+             Filter: u.d > 1\n          \
+             TableScan: u\n",
+        );
+    }
+
+    #[test]
+    fn not_in_is_null_aware() {
+        let in_sub = Expr::InSubquery {
+            expr: Box::new(col("a")),
+            subquery: sub(col("d").gt(lit(1i64))),
+            negated: true,
+        };
+        check(
+            over_t(in_sub),
+            "Projection: t.a, t.b\n  \
+             Filter: __sq2.__count = 0 OR t.a IS NOT NULL AND __sq2.__count = __sq2.__count_value\n    \
+             LeftAnti Join: on=[t.a = __sq1.__value]\n      \
+             CrossJoin:\n        \
+             TableScan: t\n        \
+             SubqueryAlias: __sq2\n          \
+             Aggregate: groupBy=[], aggr=[count(*) AS __count, count(__sq1.__value) AS __count_value]\n            \
+             SubqueryAlias: __sq1\n              \
+             Projection: u.c AS __value\n                \
+             Projection: u.c\n                  \
+             Filter: u.d > 1\n                    \
+             TableScan: u\n      \
+             SubqueryAlias: __sq1\n        \
+             Projection: u.c AS __value\n          \
+             Projection: u.c\n            \
+             Filter: u.d > 1\n              \
+             TableScan: u\n",
+        );
+        let correlated = Expr::InSubquery {
+            expr: Box::new(col("a")),
+            subquery: sub(col("d").eq(outer("t.b"))),
+            negated: true,
+        };
+        check(over_t(correlated), "Projection: t.a, t.b\n  \
+             Filter: __sq2.__count IS NULL OR t.a IS NOT NULL AND __sq2.__count = __sq2.__count_value\n    \
+             LeftAnti Join: on=[t.a = __sq1.__value, t.b = __sq1.__c1]\n      \
+             Left Join: on=[t.b = __sq2.__c1]\n        \
+             TableScan: t\n        \
+             SubqueryAlias: __sq2\n          \
+             Aggregate: groupBy=[__sq1.__c1], aggr=[count(*) AS __count, count(__sq1.__value) AS __count_value]\n            \
+             SubqueryAlias: __sq1\n              \
+             Projection: u.c AS __value, u.d AS __c1\n                \
+             Projection: u.c, u.d\n                  \
+             TableScan: u\n      \
+             SubqueryAlias: __sq1\n        \
+             Projection: u.c AS __value, u.d AS __c1\n          \
+             Projection: u.c, u.d\n            \
+             TableScan: u\n");
+    }
+
+    #[test]
+    fn uncorrelated_scalar_subqueries_join_one_row() {
+        let global = Subquery::new(
+            scan("u", &["c", "d"])
+                .aggregate(vec![], vec![avg(col("c"))])
+                .unwrap()
+                .build(),
+        );
+        check(
+            over_t(col("a").gt(Expr::ScalarSubquery(global))),
+            "Projection: t.a, t.b\n  \
+             Filter: CAST(t.a AS Float64) > __sq1.__value\n    \
+             CrossJoin:\n      \
+             TableScan: t\n      \
+             SubqueryAlias: __sq1\n        \
+             Projection: avg(c) AS __value\n          \
+             Aggregate: groupBy=[], aggr=[avg(u.c) AS avg(c)]\n            \
+             TableScan: u\n",
+        );
+        // Not an aggregate: checked at run time to yield at most one row.
+        let plan = scan("t", &["a", "b"])
+            .project(vec![col("a"), Expr::ScalarSubquery(sub(col("d").eq(lit(1i64))))])
+            .unwrap()
+            .build();
+        check(
+            plan,
+            "Projection: t.a, __sq1.__value AS (<subquery>)\n  \
+             CrossJoin:\n    \
+             TableScan: t\n    \
+             SubqueryAlias: __sq1\n      \
+             Projection: __value\n        \
+             MapBatches: check_scalar_subquery_row_count\n          \
+             Aggregate: groupBy=[], aggr=[count(*) AS __count, min(__sq1.__value) AS __value]\n            \
+             SubqueryAlias: __sq1\n              \
+             Projection: u.c AS __value\n                \
+             Projection: u.c\n                  \
+             Filter: u.d = 1\n                    \
+             TableScan: u\n",
+        );
+    }
+
+    #[test]
+    fn correlated_scalar_aggregate_becomes_a_grouped_left_join() {
+        let s = Subquery::new(
+            scan("u", &["c", "d"])
+                .filter(col("c").eq(outer("t.a")))
+                .unwrap()
+                .aggregate(vec![], vec![max(col("d"))])
+                .unwrap()
+                .project(vec![col("max(d)").mul(lit(2i64))])
+                .unwrap()
+                .build(),
+        );
+        check(
+            over_t(col("b").lt(Expr::ScalarSubquery(s))),
+            "Projection: t.a, t.b\n  \
+             Filter: t.b < __sq1.__value\n    \
+             Left Join: on=[t.a = __sq1.__c1]\n      \
+             TableScan: t\n      \
+             SubqueryAlias: __sq1\n        \
+             Projection: max(d) * 2 AS __value, u.c AS __c1\n          \
+             Projection: max(d) * 2, u.c\n            \
+             Aggregate: groupBy=[u.c], aggr=[max(u.d) AS max(d)]\n              \
+             TableScan: u\n",
+        );
+    }
+
+    #[test]
+    fn unsupported_shapes_are_named() {
+        let exists = Expr::Exists {
+            subquery: sub(col("c").eq(outer("t.a"))),
+            negated: false,
+        };
+        let e = error(over_t(exists.or(col("a").gt(lit(1i64)))));
+        assert!(e.contains("unsupported") && e.contains("inside OR"), "{e}");
+        let counted = Subquery::new(
+            scan("u", &["c", "d"])
+                .filter(col("c").eq(outer("t.a")))
+                .unwrap()
+                .aggregate(vec![], vec![crate::expr::count_star()])
+                .unwrap()
+                .build(),
+        );
+        let e = error(over_t(col("b").lt(Expr::ScalarSubquery(counted))));
+        assert!(e.contains("COUNT"), "{e}");
+        let no_agg = Subquery::new(
+            scan("u", &["c", "d"])
+                .filter(col("c").eq(outer("t.a")))
+                .unwrap()
+                .build(),
+        );
+        let e = error(over_t(col("b").lt(Expr::ScalarSubquery(no_agg))));
+        assert!(e.contains("without an aggregate"), "{e}");
+        let limited = Subquery::new(
+            scan("u", &["c", "d"])
+                .filter(col("c").eq(outer("t.a")))
+                .unwrap()
+                .limit(0, Some(1))
+                .unwrap()
+                .build(),
+        );
+        let e = error(over_t(Expr::Exists {
+            subquery: limited,
+            negated: false,
+        }));
+        assert!(e.contains("a Limit above its correlated predicate"), "{e}");
+    }
 }
