@@ -70,11 +70,27 @@ struct Prepared {
     inner_columns: Vec<Column>,
     /// Whether the subquery is a global aggregate (always exactly one row).
     is_global_aggregate: bool,
+    /// For a correlated scalar aggregate with `COUNT`: its value over no rows (an outer row
+    /// without a group gets it instead of NULL).
+    empty_value: Option<Expr>,
 }
 
 impl Prepared {
     fn value(&self) -> Expr {
         Expr::Column(Column::new(Some(self.alias.clone()), "__value"))
+    }
+
+    /// The scalar value as the outer query sees it after a `Left` join: `__value`, or
+    /// [`Prepared::empty_value`] for outer rows that matched no group.
+    fn scalar_value(&self) -> Expr {
+        match (&self.empty_value, self.inner_columns.first()) {
+            (Some(empty), Some(marker)) => Expr::Case {
+                operand: None,
+                when_then: vec![(Expr::Column(marker.clone()).is_null(), empty.clone())],
+                else_expr: Some(Box::new(self.value())),
+            },
+            _ => self.value(),
+        }
     }
 }
 
@@ -138,7 +154,8 @@ impl Decorrelator {
                     } else {
                         t.clone()
                     };
-                    let (p, t) = self.replace_scalars(plan, t)?;
+                    let null_rejecting = is_null_rejecting(&t);
+                    let (p, t) = self.replace_scalars(plan, t, null_rejecting)?;
                     plan = p;
                     residual.push(t);
                 }
@@ -164,7 +181,7 @@ impl Decorrelator {
                 continue;
             }
             let name = e.output_name();
-            let (p, rewritten) = self.replace_scalars(plan, e.clone())?;
+            let (p, rewritten) = self.replace_scalars(plan, e.clone(), false)?;
             plan = p;
             out.push(match rewritten {
                 a @ Expr::Alias { .. } => a,
@@ -175,7 +192,14 @@ impl Decorrelator {
     }
 
     /// Joins every scalar subquery of `expr` to `plan` and replaces it by its value column.
-    fn replace_scalars(&mut self, plan: Arc<LogicalPlan>, expr: Expr) -> Result<(Arc<LogicalPlan>, Expr)> {
+    /// `null_rejecting`: `expr` is a filter that is never TRUE when a subquery yields NULL, so
+    /// outer rows without a match may be dropped by an inner join.
+    fn replace_scalars(
+        &mut self,
+        plan: Arc<LogicalPlan>,
+        expr: Expr,
+        null_rejecting: bool,
+    ) -> Result<(Arc<LogicalPlan>, Expr)> {
         if expr.exists(|e| matches!(e, Expr::Exists { .. } | Expr::InSubquery { .. })) {
             return Err(RillError::unsupported(format!(
                 "EXISTS / IN subquery inside OR, NOT of a compound, CASE or another expression, or in the select \
@@ -185,7 +209,7 @@ impl Decorrelator {
         let mut plan = plan;
         let mut error = None;
         let out = expr.transform_up(&mut |e| match e {
-            Expr::ScalarSubquery(s) => match self.scalar_join(Arc::clone(&plan), &s) {
+            Expr::ScalarSubquery(s) => match self.scalar_join(Arc::clone(&plan), &s, null_rejecting) {
                 Ok((p, value)) => {
                     plan = p;
                     Ok(value)
@@ -204,7 +228,12 @@ impl Decorrelator {
     }
 
     /// Joins a scalar subquery to `plan`; returns the new plan and the value column.
-    fn scalar_join(&mut self, plan: Arc<LogicalPlan>, s: &Subquery) -> Result<(Arc<LogicalPlan>, Expr)> {
+    fn scalar_join(
+        &mut self,
+        plan: Arc<LogicalPlan>,
+        s: &Subquery,
+        null_rejecting: bool,
+    ) -> Result<(Arc<LogicalPlan>, Expr)> {
         let p = self.prepare(s, Mode::Scalar, plan.schema())?;
         let value = p.value();
         if p.predicates.is_empty() {
@@ -222,10 +251,15 @@ impl Decorrelator {
                 "a correlated scalar subquery kept a non-equality predicate"
             ));
         }
+        let jt = if null_rejecting && p.empty_value.is_none() {
+            JoinType::Inner
+        } else {
+            JoinType::Left
+        };
         let joined = LogicalPlanBuilder::from(plan)
-            .join(Arc::clone(&p.plan), JoinType::Left, on, None)?
+            .join(Arc::clone(&p.plan), jt, on, None)?
             .build();
-        Ok((joined, value))
+        Ok((joined, p.scalar_value()))
     }
 
     fn exists(&mut self, plan: Arc<LogicalPlan>, s: &Subquery, negated: bool) -> Result<Arc<LogicalPlan>> {
@@ -304,8 +338,28 @@ impl Decorrelator {
     /// Decorrelates `s`'s plan (and its nested subqueries), pulls its correlation predicates
     /// up, and aliases it (see [`Prepared`]). `outer` is the schema the predicates join to.
     fn prepare(&mut self, s: &Subquery, mode: Mode, outer: &crate::schema::PlanSchema) -> Result<Prepared> {
-        let sub = self.rewrite(&s.plan)?;
+        let mut sub = self.rewrite(&s.plan)?;
+        if mode == Mode::Exists {
+            // EXISTS ignores the select list, its order and duplicates.
+            while let LogicalPlan::Projection { input, .. }
+            | LogicalPlan::Sort { input, fetch: None, .. }
+            | LogicalPlan::Distinct { input } = sub.as_ref()
+            {
+                if input.schema().is_empty() {
+                    break;
+                }
+                sub = Arc::clone(input);
+            }
+        }
+        if sub.schema().is_empty() {
+            return Err(RillError::invalid_plan("a subquery must return at least one column"));
+        }
         let value = sub.schema().column(0);
+        let empty_value = if mode == Mode::Scalar && s.is_correlated() {
+            empty_aggregate_value(&sub)?
+        } else {
+            None
+        };
         let mut saw_aggregate = false;
         let (body, pulled) = pull_up(&sub, mode, &mut saw_aggregate)?;
         if plan_has(&body, &has_outer) {
@@ -364,6 +418,7 @@ impl Decorrelator {
             predicates,
             inner_columns,
             is_global_aggregate,
+            empty_value,
         })
     }
 }
@@ -450,6 +505,113 @@ fn split_keys(p: &Prepared, outer: &crate::schema::PlanSchema) -> Result<JoinCon
     Ok((keys, conjunction(rest)))
 }
 
+/// Whether the plan is a global aggregate with `COUNT`, so that its value over no rows is not
+/// NULL; then that value (`Some`), computed from the projection above the aggregate with
+/// `COUNT` as 0 and the other aggregates as NULL. Other shapes with `COUNT` are rejected.
+fn empty_aggregate_value(plan: &LogicalPlan) -> Result<Option<Expr>> {
+    let has_count = |e: &Expr| {
+        e.exists(|x| {
+            matches!(
+                x,
+                Expr::AggregateFunction {
+                    func: AggregateFunction::Count,
+                    ..
+                }
+            )
+        })
+    };
+    if !plan_has(plan, &has_count) {
+        return Ok(None);
+    }
+    let unsupported = || {
+        RillError::unsupported(
+            "correlated scalar subquery with COUNT other than SELECT f(aggregates) FROM … WHERE … \
+             (an outer row without matches needs COUNT = 0, not NULL)",
+        )
+    };
+    let (value, aggregate) = match plan {
+        LogicalPlan::Projection { input, exprs, .. } => match (exprs.first(), input.as_ref()) {
+            (Some(v), a @ LogicalPlan::Aggregate { .. }) => (v.clone(), a),
+            _ => return Err(unsupported()),
+        },
+        a @ LogicalPlan::Aggregate { .. } => (Expr::Column(a.schema().column(0)), a),
+        _ => return Err(unsupported()),
+    };
+    let LogicalPlan::Aggregate {
+        group_expr,
+        aggr_expr,
+        schema,
+        ..
+    } = aggregate
+    else {
+        return Err(unsupported());
+    };
+    if !group_expr.is_empty() {
+        return Err(unsupported());
+    }
+    let mut failed = None;
+    let empty = replace_columns(&value, &mut |c| {
+        let i = schema.try_index_of(c).ok().flatten()?;
+        let a = aggr_expr.get(i)?;
+        let is_count = matches!(
+            a.clone().unalias(),
+            Expr::AggregateFunction {
+                func: AggregateFunction::Count,
+                ..
+            }
+        );
+        if is_count {
+            return Some(crate::expr::lit(0i64));
+        }
+        match crate::scalar::ScalarValue::try_new_null(schema.field(i).data_type()) {
+            Ok(v) => Some(Expr::Literal(v)),
+            Err(e) => {
+                failed = Some(e);
+                None
+            }
+        }
+    });
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    let empty = empty.ok_or_else(unsupported)?;
+    Ok(Some(empty.unalias()))
+}
+
+/// Whether a filter term is a comparison that is never TRUE when a scalar subquery in it is
+/// NULL: the subqueries are reached only through arithmetic, casts and negation.
+fn is_null_rejecting(term: &Expr) -> bool {
+    fn strict(e: &Expr) -> bool {
+        if !e.contains_subquery() {
+            return true;
+        }
+        match e {
+            Expr::ScalarSubquery(_) => true,
+            Expr::Cast { expr, .. } | Expr::Negative(expr) => strict(expr),
+            Expr::Binary { left, op, right }
+                if matches!(
+                    op,
+                    BinaryOp::Plus | BinaryOp::Minus | BinaryOp::Multiply | BinaryOp::Divide | BinaryOp::Modulo
+                ) =>
+            {
+                strict(left) && strict(right)
+            }
+            _ => false,
+        }
+    }
+    match term {
+        Expr::Binary { left, op, right }
+            if matches!(
+                op,
+                BinaryOp::Eq | BinaryOp::NotEq | BinaryOp::Lt | BinaryOp::LtEq | BinaryOp::Gt | BinaryOp::GtEq
+            ) =>
+        {
+            strict(left) && strict(right)
+        }
+        _ => false,
+    }
+}
+
 /// Whether `e` reads a column of an enclosing query.
 fn has_outer(e: &Expr) -> bool {
     e.exists(|x| matches!(x, Expr::OuterColumn { .. }))
@@ -515,21 +677,6 @@ fn pull_up(plan: &Arc<LogicalPlan>, mode: Mode, saw_aggregate: &mut bool) -> Res
         } if mode == Mode::Scalar => {
             if !group_expr.is_empty() {
                 return Err(RillError::unsupported("correlated scalar subquery with GROUP BY"));
-            }
-            if aggr_expr.iter().any(|a| {
-                a.exists(|x| {
-                    matches!(
-                        x,
-                        Expr::AggregateFunction {
-                            func: AggregateFunction::Count,
-                            ..
-                        }
-                    )
-                })
-            }) {
-                return Err(RillError::unsupported(
-                    "correlated scalar subquery with COUNT (an outer row without matches needs 0, not NULL)",
-                ));
             }
             let (input, pulled) = pull_up(input, mode, saw_aggregate)?;
             let mut groups: Vec<Expr> = Vec::new();
@@ -680,8 +827,7 @@ mod tests {
              TableScan: t\n  \
              SubqueryAlias: __sq1\n    \
              Projection: u.c AS __value, u.c AS __c1, u.d AS __c2\n      \
-             Projection: u.c, u.d\n        \
-             Filter: u.d < 5\n          \
+             Filter: u.d < 5\n        \
              TableScan: u\n",
         );
     }
@@ -698,7 +844,6 @@ mod tests {
              TableScan: t\n  \
              SubqueryAlias: __sq1\n    \
              Projection: u.c AS __value, u.c AS __c1\n      \
-             Projection: u.c\n        \
              TableScan: u\n",
         );
     }
@@ -813,7 +958,7 @@ mod tests {
     }
 
     #[test]
-    fn correlated_scalar_aggregate_becomes_a_grouped_left_join() {
+    fn correlated_scalar_aggregate_becomes_a_grouped_join() {
         let s = Subquery::new(
             scan("u", &["c", "d"])
                 .filter(col("c").eq(outer("t.a")))
@@ -828,12 +973,61 @@ mod tests {
             over_t(col("b").lt(Expr::ScalarSubquery(s))),
             "Projection: t.a, t.b\n  \
              Filter: t.b < __sq1.__value\n    \
-             Left Join: on=[t.a = __sq1.__c1]\n      \
+             Inner Join: on=[t.a = __sq1.__c1]\n      \
              TableScan: t\n      \
              SubqueryAlias: __sq1\n        \
              Projection: max(d) * 2 AS __value, u.c AS __c1\n          \
              Projection: max(d) * 2, u.c\n            \
              Aggregate: groupBy=[u.c], aggr=[max(u.d) AS max(d)]\n              \
+             TableScan: u\n",
+        );
+        // In the select list outer rows without a group must stay: a Left join.
+        let s = Subquery::new(
+            scan("u", &["c", "d"])
+                .filter(col("c").eq(outer("t.a")))
+                .unwrap()
+                .aggregate(vec![], vec![max(col("d"))])
+                .unwrap()
+                .build(),
+        );
+        let plan = scan("t", &["a", "b"])
+            .project(vec![col("a"), Expr::ScalarSubquery(s)])
+            .unwrap()
+            .build();
+        check(
+            plan,
+            "Projection: t.a, __sq1.__value AS (<subquery>)\n  \
+             Left Join: on=[t.a = __sq1.__c1]\n    \
+             TableScan: t\n    \
+             SubqueryAlias: __sq1\n      \
+             Projection: max(d) AS __value, u.c AS __c1\n        \
+             Aggregate: groupBy=[u.c], aggr=[max(u.d) AS max(d)]\n          \
+             TableScan: u\n",
+        );
+    }
+
+    #[test]
+    fn correlated_count_is_zero_without_a_group() {
+        let counted = Subquery::new(
+            scan("u", &["c", "d"])
+                .filter(col("c").eq(outer("t.a")))
+                .unwrap()
+                .aggregate(vec![], vec![crate::expr::count_star()])
+                .unwrap()
+                .project(vec![col("count(*)").add(lit(1i64))])
+                .unwrap()
+                .build(),
+        );
+        check(
+            over_t(col("b").lt(Expr::ScalarSubquery(counted))),
+            "Projection: t.a, t.b\n  \
+             Filter: t.b < CASE WHEN __sq1.__c1 IS NULL THEN 0 + 1 ELSE __sq1.__value END\n    \
+             Left Join: on=[t.a = __sq1.__c1]\n      \
+             TableScan: t\n      \
+             SubqueryAlias: __sq1\n        \
+             Projection: count(*) + 1 AS __value, u.c AS __c1\n          \
+             Projection: count(*) + 1, u.c\n            \
+             Aggregate: groupBy=[u.c], aggr=[count(*)]\n              \
              TableScan: u\n",
         );
     }
@@ -846,16 +1040,6 @@ mod tests {
         };
         let e = error(over_t(exists.or(col("a").gt(lit(1i64)))));
         assert!(e.contains("unsupported") && e.contains("inside OR"), "{e}");
-        let counted = Subquery::new(
-            scan("u", &["c", "d"])
-                .filter(col("c").eq(outer("t.a")))
-                .unwrap()
-                .aggregate(vec![], vec![crate::expr::count_star()])
-                .unwrap()
-                .build(),
-        );
-        let e = error(over_t(col("b").lt(Expr::ScalarSubquery(counted))));
-        assert!(e.contains("COUNT"), "{e}");
         let no_agg = Subquery::new(
             scan("u", &["c", "d"])
                 .filter(col("c").eq(outer("t.a")))
