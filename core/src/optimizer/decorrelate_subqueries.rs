@@ -588,26 +588,20 @@ fn is_null_rejecting(term: &Expr) -> bool {
         match e {
             Expr::ScalarSubquery(_) => true,
             Expr::Cast { expr, .. } | Expr::Negative(expr) => strict(expr),
-            Expr::Binary { left, op, right }
-                if matches!(
-                    op,
-                    BinaryOp::Plus | BinaryOp::Minus | BinaryOp::Multiply | BinaryOp::Divide | BinaryOp::Modulo
-                ) =>
-            {
-                strict(left) && strict(right)
-            }
+            Expr::Binary {
+                left,
+                op: BinaryOp::Plus | BinaryOp::Minus | BinaryOp::Multiply | BinaryOp::Divide | BinaryOp::Modulo,
+                right,
+            } => strict(left) && strict(right),
             _ => false,
         }
     }
     match term {
-        Expr::Binary { left, op, right }
-            if matches!(
-                op,
-                BinaryOp::Eq | BinaryOp::NotEq | BinaryOp::Lt | BinaryOp::LtEq | BinaryOp::Gt | BinaryOp::GtEq
-            ) =>
-        {
-            strict(left) && strict(right)
-        }
+        Expr::Binary {
+            left,
+            op: BinaryOp::Eq | BinaryOp::NotEq | BinaryOp::Lt | BinaryOp::LtEq | BinaryOp::Gt | BinaryOp::GtEq,
+            right,
+        } => strict(left) && strict(right),
         _ => false,
     }
 }
