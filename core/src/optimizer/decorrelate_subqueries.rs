@@ -7,19 +7,25 @@
 //! | `x IN (q)` | `LeftSemi` join on `x = q.col` and the correlation predicates |
 //! | `x NOT IN (q)` | NULL-aware: `LeftAnti` join on the same keys, after a join with q's row counts (`count(*)`, `count(col)`, per correlation key), keeping a row only if q is empty, or `x` is not NULL and q holds no NULL |
 //! | uncorrelated scalar `(q)` | cross join with q, checked at run time to yield at most one row (a global aggregate needs no check) |
-//! | correlated scalar `(q)` over a global aggregate | q grouped by its correlation keys, `Left` joined on them |
+//! | correlated scalar `(q)` over a global aggregate | q grouped by its correlation keys, joined on them: `Inner` when the conjunct is a comparison that NULL rejects, else `Left`; with `COUNT`, outer rows without a group get the aggregate's value over no rows (`count = 0`) |
+//! | `[NOT] EXISTS` / `[NOT] IN` as a value (inside OR, CASE, the select list) | "mark" joins: `Left` join with q's distinct keys (EXISTS) or distinct (value, keys) plus q's row counts (IN, three-valued) |
 //!
 //! Scalar subqueries are also planned in the select list. Correlation predicates are pulled
-//! up out of the subquery's `Filter`s, through projections, inner joins and (for scalar
-//! subqueries, equalities only) the aggregate. The subquery side of every join is aliased
-//! `__sq<N>` with columns `__value` (its first column) and `__c<K>` (the inner columns the
-//! correlation predicates read), so its names never clash with the outer query's.
+//! up out of the subquery's `Filter`s, through projections, inner joins, the left input of
+//! left / semi / anti joins and (for scalar subqueries, equalities only) the aggregate. The
+//! subquery side of every join is aliased `__sq<N>` with columns `__value` (its first column)
+//! and `__c<K>` (the inner columns the correlation predicates read), so its names never clash
+//! with the outer query's.
 //!
 //! What is not planned is rejected with an `Unsupported` error naming the construct:
-//! `EXISTS` / `IN` subqueries inside `OR` or another expression, or in the select list;
-//! correlated scalar subqueries without an aggregate, with `GROUP BY` or with `COUNT`;
-//! correlation below a `LIMIT`, `DISTINCT`, `UNION`, derived table or outer join; non-equality
-//! correlation in a scalar or `NOT IN` subquery; references to a query two levels out.
+//! correlated scalar subqueries without an aggregate, with `GROUP BY`, or with `COUNT` under
+//! a `HAVING`; correlation below a `LIMIT`, `UNION`, derived table or the right input of an
+//! outer join; non-equality correlation in a scalar or `NOT IN` subquery or in an EXISTS / IN
+//! used as a value; references to a query two levels out; subqueries in ORDER BY, GROUP BY
+//! keys, aggregate arguments or JOIN … ON.
+//!
+//! Known cost: the run-time row-count check of an uncorrelated, non-aggregate scalar subquery
+//! is a `MapBatches` closure, so such plans cannot be serialized for cluster submission yet.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -200,26 +206,29 @@ impl Decorrelator {
         expr: Expr,
         null_rejecting: bool,
     ) -> Result<(Arc<LogicalPlan>, Expr)> {
-        if expr.exists(|e| matches!(e, Expr::Exists { .. } | Expr::InSubquery { .. })) {
-            return Err(RillError::unsupported(format!(
-                "EXISTS / IN subquery inside OR, NOT of a compound, CASE or another expression, or in the select \
-                 list: {expr} (only a top-level AND conjunct of WHERE / HAVING is planned)"
-            )));
-        }
         let mut plan = plan;
         let mut error = None;
-        let out = expr.transform_up(&mut |e| match e {
-            Expr::ScalarSubquery(s) => match self.scalar_join(Arc::clone(&plan), &s, null_rejecting) {
+        let out = expr.transform_up(&mut |e| {
+            let joined = match &e {
+                Expr::ScalarSubquery(s) => self.scalar_join(Arc::clone(&plan), s, null_rejecting),
+                Expr::Exists { subquery, negated } => self.exists_mark(Arc::clone(&plan), subquery, *negated),
+                Expr::InSubquery {
+                    expr,
+                    subquery,
+                    negated,
+                } => self.in_mark(Arc::clone(&plan), expr, subquery, *negated),
+                _ => return Ok(e),
+            };
+            match joined {
                 Ok((p, value)) => {
                     plan = p;
                     Ok(value)
                 }
                 Err(err) => {
                     error = Some(err);
-                    Ok(Expr::ScalarSubquery(s))
+                    Ok(e)
                 }
-            },
-            other => Ok(other),
+            }
         })?;
         match error {
             Some(e) => Err(e),
@@ -260,6 +269,121 @@ impl Decorrelator {
             .join(Arc::clone(&p.plan), jt, on, None)?
             .build();
         Ok((joined, p.scalar_value()))
+    }
+
+    /// `[NOT] EXISTS (q)` as a boolean value (inside OR, CASE, the select list): a `Left` join
+    /// with q's distinct correlation keys (their presence is the mark), or a cross join with
+    /// q's row count when uncorrelated.
+    fn exists_mark(&mut self, plan: Arc<LogicalPlan>, s: &Subquery, negated: bool) -> Result<(Arc<LogicalPlan>, Expr)> {
+        let p = self.prepare(s, Mode::Exists, plan.schema())?;
+        let (on, filter) = split_keys(&p, plan.schema())?;
+        if filter.is_some() {
+            return Err(RillError::unsupported(
+                "EXISTS with a non-equality correlation predicate inside OR, CASE or the select list",
+            ));
+        }
+        let alias = self.fresh_alias();
+        let col = |name: &str| Expr::Column(Column::new(Some(alias.clone()), name));
+        let Some(marker) = p.inner_columns.first() else {
+            let counts = LogicalPlanBuilder::from(Arc::clone(&p.plan))
+                .aggregate(vec![], vec![count_star().alias("__count")])?
+                .alias(&alias)?
+                .build();
+            let joined = LogicalPlanBuilder::from(plan).cross_join(counts)?.build();
+            let zero = crate::expr::lit(0i64);
+            let mark = if negated {
+                col("__count").eq(zero)
+            } else {
+                col("__count").gt(zero)
+            };
+            return Ok((joined, mark));
+        };
+        let keys = LogicalPlanBuilder::from(Arc::clone(&p.plan))
+            .aggregate(p.inner_columns.iter().cloned().map(Expr::Column).collect(), vec![])?
+            .alias(&alias)?
+            .build();
+        let on = requalify_inner(&on, &alias)?;
+        let joined = LogicalPlanBuilder::from(plan)
+            .join(keys, JoinType::Left, on, None)?
+            .build();
+        let present = col(&marker.name);
+        Ok((
+            joined,
+            if negated {
+                present.is_null()
+            } else {
+                present.is_not_null()
+            },
+        ))
+    }
+
+    /// `x [NOT] IN (q)` as a three-valued boolean (inside OR, CASE, the select list): TRUE
+    /// when q holds x; otherwise FALSE when q is empty, NULL when x is NULL or q holds a NULL,
+    /// else FALSE. Built from a `Left` join with q's distinct (value, keys) and q's row counts
+    /// per correlation key.
+    fn in_mark(
+        &mut self,
+        plan: Arc<LogicalPlan>,
+        expr: &Expr,
+        s: &Subquery,
+        negated: bool,
+    ) -> Result<(Arc<LogicalPlan>, Expr)> {
+        let p = self.prepare(s, Mode::In, plan.schema())?;
+        let (on, filter) = split_keys(&p, plan.schema())?;
+        if filter.is_some() {
+            return Err(RillError::unsupported(
+                "IN subquery with a non-equality correlation predicate inside OR, CASE or the select list",
+            ));
+        }
+        let groups: Vec<Expr> = p.inner_columns.iter().cloned().map(Expr::Column).collect();
+        let stats_alias = self.fresh_alias();
+        let stats_col = |name: &str| Expr::Column(Column::new(Some(stats_alias.clone()), name));
+        let stats = LogicalPlanBuilder::from(Arc::clone(&p.plan))
+            .aggregate(
+                groups.clone(),
+                vec![count_star().alias("__count"), count(p.value()).alias("__count_value")],
+            )?
+            .alias(&stats_alias)?
+            .build();
+        let (with_stats, empty) = if on.is_empty() {
+            (
+                LogicalPlanBuilder::from(plan).cross_join(stats)?,
+                stats_col("__count").eq(crate::expr::lit(0i64)),
+            )
+        } else {
+            let keys = requalify_inner(&on, &stats_alias)?;
+            (
+                LogicalPlanBuilder::from(plan).join(stats, JoinType::Left, keys, None)?,
+                stats_col("__count").is_null(),
+            )
+        };
+        let match_alias = self.fresh_alias();
+        let matches = LogicalPlanBuilder::from(Arc::clone(&p.plan))
+            .aggregate(std::iter::once(p.value()).chain(groups).collect(), vec![])?
+            .alias(&match_alias)?
+            .build();
+        let mut keys = vec![(
+            expr.clone(),
+            Expr::Column(Column::new(Some(match_alias.clone()), "__value")),
+        )];
+        keys.extend(requalify_inner(&on, &match_alias)?);
+        let joined = with_stats.join(matches, JoinType::Left, keys, None)?.build();
+        let matched = Expr::Column(Column::new(Some(match_alias.clone()), "__value")).is_not_null();
+        let bool_lit = |b: Option<bool>| Expr::Literal(crate::scalar::ScalarValue::Boolean(b));
+        let unknown = expr
+            .clone()
+            .is_null()
+            .or(stats_col("__count").not_eq(stats_col("__count_value")));
+        let value = Expr::Case {
+            operand: None,
+            when_then: vec![
+                (matched, bool_lit(Some(true))),
+                (empty, bool_lit(Some(false))),
+                (unknown, bool_lit(None)),
+            ],
+            else_expr: Some(Box::new(bool_lit(Some(false)))),
+        };
+        Ok((joined, if negated { value.not() } else { value }))
     }
 
     fn exists(&mut self, plan: Arc<LogicalPlan>, s: &Subquery, negated: bool) -> Result<Arc<LogicalPlan>> {
@@ -604,6 +728,20 @@ fn is_null_rejecting(term: &Expr) -> bool {
         } => strict(left) && strict(right),
         _ => false,
     }
+}
+
+/// Join keys `(outer, inner)` with the inner side's columns requalified by `alias` (an
+/// aggregate over the prepared subquery keeps their names).
+fn requalify_inner(on: &[(Expr, Expr)], alias: &str) -> Result<Vec<(Expr, Expr)>> {
+    on.iter()
+        .map(|(o, i)| {
+            let i = replace_columns(i, &mut |c| {
+                Some(Expr::Column(Column::new(Some(alias.to_string()), c.name.clone())))
+            })
+            .ok_or_else(|| crate::internal_err!("a correlation key over unknown columns: {i}"))?;
+            Ok((o.clone(), i))
+        })
+        .collect()
 }
 
 /// Whether `e` reads a column of an enclosing query.
@@ -1027,13 +1165,63 @@ mod tests {
     }
 
     #[test]
-    fn unsupported_shapes_are_named() {
+    fn exists_and_in_as_values_are_mark_joins() {
         let exists = Expr::Exists {
             subquery: sub(col("c").eq(outer("t.a"))),
             negated: false,
         };
+        check(
+            over_t(exists.or(col("a").gt(lit(1i64)))),
+            "Projection: t.a, t.b\n  \
+             Filter: __sq2.__c1 IS NOT NULL OR t.a > 1\n    \
+             Left Join: on=[t.a = __sq2.__c1]\n      \
+             TableScan: t\n      \
+             SubqueryAlias: __sq2\n        \
+             Aggregate: groupBy=[__sq1.__c1], aggr=[]\n          \
+             SubqueryAlias: __sq1\n            \
+             Projection: u.c AS __value, u.c AS __c1\n              \
+             TableScan: u\n",
+        );
+        let in_sub = Expr::InSubquery {
+            expr: Box::new(col("a")),
+            subquery: sub(col("d").gt(lit(1i64))),
+            negated: false,
+        };
+        let plan = scan("t", &["a", "b"])
+            .project(vec![col("a"), in_sub.alias("m")])
+            .unwrap()
+            .build();
+        check(plan, "Projection: t.a, CASE WHEN __sq3.__value IS NOT NULL THEN true WHEN __sq2.__count = 0 THEN false WHEN t.a IS NULL OR __sq2.__count <> __sq2.__count_value THEN NULL ELSE false END AS m\n  \
+             Left Join: on=[t.a = __sq3.__value]\n    \
+             CrossJoin:\n      \
+             TableScan: t\n      \
+             SubqueryAlias: __sq2\n        \
+             Aggregate: groupBy=[], aggr=[count(*) AS __count, count(__sq1.__value) AS __count_value]\n          \
+             SubqueryAlias: __sq1\n            \
+             Projection: u.c AS __value\n              \
+             Projection: u.c\n                \
+             Filter: u.d > 1\n                  \
+             TableScan: u\n    \
+             SubqueryAlias: __sq3\n      \
+             Aggregate: groupBy=[__sq1.__value], aggr=[]\n        \
+             SubqueryAlias: __sq1\n          \
+             Projection: u.c AS __value\n            \
+             Projection: u.c\n              \
+             Filter: u.d > 1\n                \
+             TableScan: u\n");
+    }
+
+    #[test]
+    fn unsupported_shapes_are_named() {
+        let exists = Expr::Exists {
+            subquery: sub(col("c").gt(outer("t.a"))),
+            negated: false,
+        };
         let e = error(over_t(exists.or(col("a").gt(lit(1i64)))));
-        assert!(e.contains("unsupported") && e.contains("inside OR"), "{e}");
+        assert!(
+            e.contains("unsupported") && e.contains("non-equality") && e.contains("inside OR"),
+            "{e}"
+        );
         let no_agg = Subquery::new(
             scan("u", &["c", "d"])
                 .filter(col("c").eq(outer("t.a")))
