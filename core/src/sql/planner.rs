@@ -273,10 +273,12 @@ impl<'a> QueryPlanner<'a> {
         for item in &select.projection {
             let ctx = ExprContext::new(&input_schema).with_subqueries(&*self);
             match item {
-                ast::SelectItem::UnnamedExpr(e) => items.push(SelectItem {
-                    expr: sql_to_expr(e, ctx)?,
-                    alias: None,
-                }),
+                ast::SelectItem::UnnamedExpr(e) => {
+                    let expr = sql_to_expr(e, ctx)?;
+                    // A subquery prints as `(<subquery>)`: name the column by its SQL text.
+                    let alias = expr.contains_subquery().then(|| e.to_string());
+                    items.push(SelectItem { expr, alias })
+                }
                 ast::SelectItem::ExprWithAlias { expr, alias } => items.push(SelectItem {
                     expr: sql_to_expr(expr, ctx)?,
                     alias: Some(alias.value.clone()),
