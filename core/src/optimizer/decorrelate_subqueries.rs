@@ -464,10 +464,19 @@ impl Decorrelator {
     fn prepare(&mut self, s: &Subquery, mode: Mode, outer: &crate::schema::PlanSchema) -> Result<Prepared> {
         let mut sub = self.rewrite(&s.plan)?;
         if mode == Mode::Exists {
-            // EXISTS ignores the select list, its order and duplicates.
+            // EXISTS ignores the select list, order, duplicates and a LIMIT of at least one row.
             while let LogicalPlan::Projection { input, .. }
-            | LogicalPlan::Sort { input, fetch: None, .. }
-            | LogicalPlan::Distinct { input } = sub.as_ref()
+            | LogicalPlan::Sort {
+                input,
+                fetch: None | Some(1..),
+                ..
+            }
+            | LogicalPlan::Distinct { input }
+            | LogicalPlan::Limit {
+                input,
+                skip: 0,
+                fetch: None | Some(1..),
+            } = sub.as_ref()
             {
                 if input.schema().is_empty() {
                     break;
@@ -789,16 +798,40 @@ fn pull_up(plan: &Arc<LogicalPlan>, mode: Mode, saw_aggregate: &mut bool) -> Res
             }
             let (input, pulled) = pull_up(input, mode, saw_aggregate)?;
             let mut exprs = exprs.clone();
+            let mut renamed: Vec<(Column, Column)> = Vec::new();
             for c in pulled.iter().flat_map(Expr::column_refs).collect::<BTreeSet<_>>() {
                 let present = schema
                     .try_index_of(&c)
                     .ok()
                     .flatten()
                     .is_some_and(|i| exprs.get(i) == Some(&Expr::Column(c.clone())));
-                if !present {
+                if present {
+                    continue;
+                }
+                if schema.fields().iter().any(|f| f.name().eq_ignore_ascii_case(&c.name)) {
+                    // The select list already has an output of this name: pass the column up
+                    // under a name of its own.
+                    let name = format!("__corr_{}", c.flat_name().replace('.', "_"));
+                    exprs.push(Expr::Column(c.clone()).alias(name.clone()));
+                    renamed.push((c, Column::new_unqualified(name)));
+                } else {
                     exprs.push(Expr::Column(c));
                 }
             }
+            let pulled = pulled
+                .iter()
+                .map(|p| {
+                    replace_columns(p, &mut |c| {
+                        Some(Expr::Column(
+                            renamed
+                                .iter()
+                                .find(|(from, _)| from == c)
+                                .map_or_else(|| c.clone(), |(_, to)| to.clone()),
+                        ))
+                    })
+                    .ok_or_else(|| crate::internal_err!("renaming the columns of {p}"))
+                })
+                .collect::<Result<Vec<_>>>()?;
             Ok((LogicalPlanBuilder::from(input).project(exprs)?.build(), pulled))
         }
         LogicalPlan::Aggregate {
@@ -1234,11 +1267,14 @@ mod tests {
             scan("u", &["c", "d"])
                 .filter(col("c").eq(outer("t.a")))
                 .unwrap()
+                .project(vec![col("c")])
+                .unwrap()
                 .limit(0, Some(1))
                 .unwrap()
                 .build(),
         );
-        let e = error(over_t(Expr::Exists {
+        let e = error(over_t(Expr::InSubquery {
+            expr: Box::new(col("a")),
             subquery: limited,
             negated: false,
         }));
