@@ -8,9 +8,10 @@
 //! # Comparison rules
 //! * The column count and the row count must be equal; column names are not compared (they
 //!   are the query's, and unnamed aggregates are named differently by each engine).
-//! * Rows are compared **in order**. Every TPC-H query ends in an ORDER BY whose keys determine
-//!   the order of the answer rows at these scale factors, so no tie handling is needed; a
-//!   query whose sort keys tie would need its answer rows sorted on all columns here.
+//! * Rows are compared **in order**. Every TPC-H query with more than one answer row ends in
+//!   an ORDER BY whose keys determine the order of the answer rows at SF 0.01 and 0.1 (no two
+//!   rows tie on them, not even at a LIMIT cut-off), so no tie handling is needed; a query
+//!   whose sort keys tied would need its rows compared as a multiset within each tie group.
 //! * Text is compared exactly after trimming trailing spaces (fixed-width `CHAR` padding).
 //! * Dates are compared as ISO text.
 //! * Numbers are compared by value, not by type. When both sides are exact (an integer or a
