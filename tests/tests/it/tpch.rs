@@ -6,6 +6,12 @@
 //! Queries Rill cannot run yet are listed in [`NOT_YET_SUPPORTED`]: they must fail with an
 //! `Unsupported` error. When one starts to work, this test fails until it is removed from the
 //! list, so that from then on its answer is checked.
+//!
+//! The plans of the 22 queries (EXPLAIN: logical, optimized, physical, job graph) are approved
+//! files, `tests/plans/approved/tpch/qNN.txt`; `GENERATE_GOLDEN=1` rewrites them (see
+//! `tests/plans/README.md`).
+
+use std::path::{Path, PathBuf};
 
 use rill_benchmarks::tpch::check::{committed_answers, compare, ExpectedAnswer};
 use rill_benchmarks::tpch::queries::{TpchQuery, QUERIES};
@@ -27,16 +33,14 @@ fn run(env: &ExecutionEnvironment, q: &TpchQuery) -> Result<Vec<arrow::record_ba
     Ok(result.expect("the query returns rows"))
 }
 
-#[test]
-fn tpch_sf0_01_answers_match_duckdb() {
-    let dir = tempfile::tempdir().unwrap();
-    generate_tpch(0.01, dir.path()).unwrap();
+/// An environment of two partitions with the eight tables of `dir` registered.
+fn tpch_env(dir: &Path) -> ExecutionEnvironment {
     let env = rill_scheduler::local_environment_with(SessionConfig {
         target_partitions: 2,
         ..Default::default()
     });
     for table in TPCH_TABLES {
-        let path = dir.path().join(format!("{table}.parquet"));
+        let path = dir.join(format!("{table}.parquet"));
         env.register_files(
             table,
             FileFormat::Parquet,
@@ -45,6 +49,78 @@ fn tpch_sf0_01_answers_match_duckdb() {
         )
         .unwrap();
     }
+    env
+}
+
+/// The EXPLAIN text of a query with the data directory replaced by `$DATA`, or its error.
+fn plan_text(env: &ExecutionEnvironment, q: &TpchQuery, data: &Path) -> String {
+    let explain = || -> Result<String, RillError> {
+        let mut text = String::new();
+        for statement in env.parse_sql(q.sql)? {
+            if let StatementOutput::Rows(data) = env.execute_statement(&statement)? {
+                text = data.explain(false)?;
+            }
+        }
+        Ok(text)
+    };
+    let text = match explain() {
+        Ok(text) => text,
+        Err(e) => format!("error: {e}"),
+    };
+    let data = data.to_str().unwrap();
+    let mut text: String = text
+        .replace(data, "$DATA")
+        .lines()
+        .map(|l| format!("{}\n", l.trim_end()))
+        .collect();
+    text.insert_str(
+        0,
+        &format!("-- TPC-H Q{}: {} (SF 0.01, 2 partitions)\n", q.number, q.title),
+    );
+    text
+}
+
+fn approved_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("plans/approved/tpch")
+}
+
+#[test]
+fn tpch_plans_match_approved() {
+    let dir = tempfile::tempdir().unwrap();
+    generate_tpch(0.01, dir.path()).unwrap();
+    let env = tpch_env(dir.path());
+    let generate = std::env::var("GENERATE_GOLDEN").is_ok_and(|v| v == "1");
+    let approved = approved_dir();
+    let mut changed = Vec::new();
+    for q in &QUERIES {
+        let actual = plan_text(&env, q, dir.path());
+        let path = approved.join(format!("q{:02}.txt", q.number));
+        if generate {
+            std::fs::create_dir_all(&approved).unwrap();
+            std::fs::write(&path, &actual).unwrap();
+            continue;
+        }
+        let expected = std::fs::read_to_string(&path).unwrap_or_default();
+        if expected != actual {
+            changed.push(format!(
+                "Q{} ({}):\n--- approved\n{expected}\n+++ actual\n{actual}",
+                q.number,
+                path.display()
+            ));
+        }
+    }
+    assert!(
+        changed.is_empty(),
+        "TPC-H plans changed; review, then approve with GENERATE_GOLDEN=1 cargo test --workspace --test it tpch_plans (see tests/plans/README.md):\n{}",
+        changed.join("\n")
+    );
+}
+
+#[test]
+fn tpch_sf0_01_answers_match_duckdb() {
+    let dir = tempfile::tempdir().unwrap();
+    generate_tpch(0.01, dir.path()).unwrap();
+    let env = tpch_env(dir.path());
     let answers = committed_answers(0.01);
     let mut problems = Vec::new();
     for q in &QUERIES {
