@@ -215,6 +215,30 @@ pub enum BenchSuite {
 pub enum TpchAction {
     /// Generate the eight tables as Parquet files (<table>.parquet).
     Gen(TpchGenArgs),
+    /// Run the 22 queries (or one) on generated data: median time, rows, and a check of the
+    /// results against expected answers.
+    Run(TpchRunArgs),
+}
+
+/// Arguments of `rill bench tpch run`.
+#[derive(Debug, Clone, Args)]
+pub struct TpchRunArgs {
+    /// The data directory (as written by `rill bench tpch gen`).
+    #[arg(long, value_name = "DIR")]
+    pub data: PathBuf,
+    /// Run only this query (1 to 22).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=22))]
+    pub query: Option<u32>,
+    /// Runs per query; the median time is reported.
+    #[arg(long, value_name = "K", default_value = "1", value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub iterations: u32,
+    /// Compare the results with the expected answers in DIR (qNN.csv). Default: the committed
+    /// answers for the data's scale factor (benchmarks/expected/tpch/sf<N>), if there are any.
+    #[arg(long, value_name = "DIR", conflicts_with = "no_check")]
+    pub check: Option<PathBuf>,
+    /// Do not compare results with expected answers.
+    #[arg(long)]
+    pub no_check: bool,
 }
 
 /// Arguments of `rill bench tpch gen`.
@@ -315,6 +339,43 @@ mod tests {
         .unwrap();
         assert_eq!(cli.partitions, Some(3));
         assert!(matches!(cli.command, Some(Command::Bench(_))));
+
+        let cli = Cli::try_parse_from([
+            "rill",
+            "bench",
+            "tpch",
+            "run",
+            "--data",
+            "d",
+            "--query",
+            "3",
+            "--iterations",
+            "5",
+        ])
+        .unwrap();
+        let Some(Command::Bench(BenchArgs {
+            suite: BenchSuite::Tpch {
+                action: TpchAction::Run(run),
+            },
+        })) = cli.command
+        else {
+            panic!("expected bench tpch run")
+        };
+        assert_eq!((run.query, run.iterations, run.no_check), (Some(3), 5, false));
+        assert!(Cli::try_parse_from(["rill", "bench", "tpch", "run", "--data", "d", "--query", "23"]).is_err());
+        assert!(Cli::try_parse_from(["rill", "bench", "tpch", "run", "--data", "d", "--iterations", "0"]).is_err());
+        assert!(Cli::try_parse_from([
+            "rill",
+            "bench",
+            "tpch",
+            "run",
+            "--data",
+            "d",
+            "--check",
+            "e",
+            "--no-check"
+        ])
+        .is_err());
 
         assert!(Cli::try_parse_from(["rill", "sql", "SELECT 1", "-f", "q.sql"]).is_err());
         assert!(Cli::try_parse_from(["rill", "--partitions", "0", "sql"]).is_err());

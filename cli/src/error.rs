@@ -59,6 +59,14 @@ pub enum CliError {
         #[source]
         source: arrow::error::ArrowError,
     },
+    /// Benchmark queries failed (their errors were printed in the benchmark's table).
+    #[error("{failed} of {total} queries failed")]
+    BenchFailed {
+        /// Queries that failed or gave a wrong answer.
+        failed: usize,
+        /// Queries run.
+        total: usize,
+    },
     /// The interactive line editor failed.
     #[error("line editor: {0}")]
     Readline(#[from] rustyline::error::ReadlineError),
@@ -77,7 +85,7 @@ impl CliError {
         match self {
             CliError::Rill(e) => e.kind(),
             CliError::Tpch(e) => e.kind(),
-            CliError::Usage { .. } | CliError::Input { .. } => ErrorKind::User,
+            CliError::Usage { .. } | CliError::Input { .. } | CliError::BenchFailed { .. } => ErrorKind::User,
             CliError::Output { .. } | CliError::Readline(_) => ErrorKind::External,
             CliError::Format { .. } => ErrorKind::Internal,
         }
@@ -126,6 +134,7 @@ mod tests {
             source: std::io::Error::other("missing"),
         };
         assert_eq!(e.exit_code(), 1);
+        assert_eq!(CliError::BenchFailed { failed: 1, total: 22 }.exit_code(), 1);
         let e = CliError::Tpch(TpchError::InvalidScaleFactor { value: -1.0 });
         assert_eq!(e.exit_code(), 1);
     }

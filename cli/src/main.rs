@@ -1,18 +1,19 @@
 //! The `rill` binary: SQL over Parquet, CSV and JSON files on the embedded local mini-cluster
 //! (`rill sql`, with a REPL on a terminal), query plans (`rill explain`), a TPC-H walk-through
-//! (`rill demo`) and benchmarks (`rill bench tpch gen`).
+//! (`rill demo`) and benchmarks (`rill bench tpch gen`, `rill bench tpch run`).
 //!
 //! Exit codes: 0 success, 1 a user error (bad SQL, a missing file, a type error, a bad
 //! argument) reported as one line `error: <cause>` on stderr, 2 an internal or external
 //! failure. Output files are written atomically: a failing command leaves none behind.
 //!
 //! The engine is reached only through [`engine`]; the other modules are the command line
-//! ([`args`]), commands ([`sql`], [`repl`], [`demo`]), result writers ([`output`]) and the
+//! ([`args`]), commands ([`sql`], [`repl`], [`demo`], [`bench`]), result writers ([`output`]) and the
 //! progress spinner ([`progress`]).
 
 #![deny(missing_docs)]
 
 mod args;
+mod bench;
 mod demo;
 mod engine;
 mod error;
@@ -67,6 +68,9 @@ fn run(cli: Cli) -> Result<(), CliError> {
             BenchSuite::Tpch {
                 action: TpchAction::Gen(gen),
             } => demo::tpch_gen(&gen),
+            BenchSuite::Tpch {
+                action: TpchAction::Run(run),
+            } => bench::tpch_run(&run, partitions),
         },
     }
 }

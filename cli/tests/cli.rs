@@ -305,6 +305,74 @@ fn bench_tpch_gen_writes_eight_tables() {
 }
 
 #[test]
+fn bench_tpch_run_times_and_checks_queries() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data_arg = data.to_str().unwrap();
+    let o = rill(&["bench", "tpch", "gen", "--sf", "0.01", "--out", data_arg]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+
+    // The committed SF 0.01 answers are found from the data's scale factor.
+    let o = rill(&[
+        "bench",
+        "tpch",
+        "run",
+        "--data",
+        data_arg,
+        "--query",
+        "1",
+        "--iterations",
+        "3",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    let out = stdout(&o);
+    let line = out.lines().find(|l| l.starts_with("Q01")).unwrap_or_default();
+    assert!(
+        line.contains("Pricing Summary Report") && line.contains(" 4 ") && line.ends_with("ok"),
+        "{out}"
+    );
+    assert!(out.contains("1 of 1 queries passed (median of 3 runs each)"), "{out}");
+    assert!(stderr(&o).contains("expected/tpch/sf0.01"), "{}", stderr(&o));
+
+    // A wrong expected answer makes the query fail, and the command exit with 1.
+    let expected = dir.path().join("expected");
+    std::fs::create_dir(&expected).unwrap();
+    let q06 = "\"revenue:DECIMAL(38,4)\"\n1193053.2254\n";
+    std::fs::write(expected.join("q06.csv"), q06).unwrap();
+    let check = expected.to_str().unwrap();
+    let o = rill(&[
+        "bench", "tpch", "run", "--data", data_arg, "--query", "6", "--check", check,
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("WRONG: row 1, column 'revenue': got '1193053.2253'"),
+        "{}",
+        stdout(&o)
+    );
+    assert!(stderr(&o).contains("1 of 1 queries failed"), "{}", stderr(&o));
+
+    // Without checking, a query that runs passes.
+    let o = rill(&["bench", "tpch", "run", "--data", data_arg, "--query", "6", "--no-check"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert!(
+        stdout(&o).lines().any(|l| l.starts_with("Q06") && l.ends_with("ran")),
+        "{}",
+        stdout(&o)
+    );
+
+    // Missing data is a user error.
+    let o = rill(&[
+        "bench",
+        "tpch",
+        "run",
+        "--data",
+        dir.path().join("none").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("rill bench tpch gen"), "{}", stderr(&o));
+}
+
+#[test]
 fn demo_runs_tpch_queries() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");

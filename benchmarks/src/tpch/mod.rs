@@ -17,6 +17,7 @@
 //! # Ok::<(), rill_benchmarks::tpch::TpchError>(())
 //! ```
 
+pub mod check;
 pub mod queries;
 pub mod tables;
 

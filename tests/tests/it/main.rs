@@ -7,3 +7,4 @@ mod common;
 mod dataset_api;
 mod runtime;
 mod slt;
+mod tpch;
