@@ -21,7 +21,7 @@ use rill_core::{ExecutionEnvironment, FileFormat, ReadOptions, RillError, Sessio
 
 /// Queries that need SQL Rill does not support yet: all of them use subqueries (scalar,
 /// IN, EXISTS / NOT EXISTS), which the planner rejects as unsupported.
-const NOT_YET_SUPPORTED: &[u32] = &[2, 4, 11, 15, 16, 17, 18, 20, 21, 22];
+const NOT_YET_SUPPORTED: &[u32] = &[];
 
 fn run(env: &ExecutionEnvironment, q: &TpchQuery) -> Result<Vec<arrow::record_batch::RecordBatch>, RillError> {
     let mut result = None;
