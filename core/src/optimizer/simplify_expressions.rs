@@ -13,7 +13,7 @@ use std::sync::Arc;
 use super::utils::{keep_if_equal, map_inputs};
 use super::{OptimizerContext, OptimizerRule};
 use crate::error::Result;
-use crate::expr::{BinaryOp, Expr};
+use crate::expr::{conjunction, split_conjunction, BinaryOp, Expr};
 use crate::plan::{LogicalPlan, LogicalPlanBuilder, TableScan};
 use crate::scalar::ScalarValue;
 use crate::schema::PlanSchema;
@@ -103,11 +103,11 @@ fn simplify_node_expr(e: Expr, ctx: &OptimizerContext<'_>) -> Expr {
             } else if is_bool_lit(&left, false) {
                 *right
             } else {
-                Expr::Binary {
+                factor_disjunction(Expr::Binary {
                     left,
                     op: BinaryOp::Or,
                     right,
-                }
+                })
             }
         }
         Expr::Not(inner) => match *inner {
@@ -121,6 +121,58 @@ fn simplify_node_expr(e: Expr, ctx: &OptimizerContext<'_>) -> Expr {
         },
         other => other,
     }
+}
+
+/// The disjuncts of `e` (`a OR b OR c` → `[a, b, c]`).
+fn split_disjunction(e: &Expr) -> Vec<&Expr> {
+    match e {
+        Expr::Binary {
+            left,
+            op: BinaryOp::Or,
+            right,
+        } => {
+            let mut v = split_disjunction(left);
+            v.extend(split_disjunction(right));
+            v
+        }
+        other => vec![other],
+    }
+}
+
+/// Pulls the conjuncts that every disjunct shares out of a disjunction:
+/// `(a AND b) OR (a AND c)` → `a AND (b OR c)`, and `(a AND b) OR a` → `a`. Both hold in SQL's
+/// three-valued logic (it is distributive and absorptive). The shared terms, often the join
+/// condition of a comma join (TPC-H Q19), can then be pushed down and become join keys.
+fn factor_disjunction(e: Expr) -> Expr {
+    let disjuncts = split_disjunction(&e);
+    let conjuncts: Vec<Vec<&Expr>> = disjuncts.iter().map(|d| split_conjunction(d)).collect();
+    let Some((first, rest)) = conjuncts.split_first() else {
+        return e;
+    };
+    let mut common: Vec<&Expr> = Vec::new();
+    for c in first {
+        if !common.contains(c) && rest.iter().all(|r| r.contains(c)) {
+            common.push(c);
+        }
+    }
+    if common.is_empty() {
+        return e;
+    }
+    let mut remaining = Vec::with_capacity(conjuncts.len());
+    for terms in &conjuncts {
+        let left: Vec<Expr> = terms
+            .iter()
+            .filter(|t| !common.contains(t))
+            .map(|t| (*t).clone())
+            .collect();
+        match conjunction(left) {
+            Some(r) => remaining.push(r),
+            // A disjunct made only of shared terms absorbs the others.
+            None => return conjunction(common.into_iter().cloned()).unwrap_or(e),
+        }
+    }
+    let rest = remaining.into_iter().reduce(|a, b| a.or(b));
+    conjunction(common.into_iter().cloned().chain(rest)).unwrap_or(e)
 }
 
 /// Simplifies `exprs`, aliasing each changed one to its old output name when that changed.
@@ -336,6 +388,19 @@ mod tests {
         assert_eq!(simplify(col("a").eq(col("b")).not()), "a <> b");
         // NULL AND x is not simplified (three-valued logic).
         assert_eq!(simplify(col("a").and(lit(ScalarValue::Boolean(None)))), "a AND NULL");
+        // Shared conjuncts leave a disjunction.
+        let (a, b, c) = (col("a").gt(lit(1i64)), col("b").gt(lit(1i64)), col("c").gt(lit(1i64)));
+        assert_eq!(
+            simplify(
+                a.clone()
+                    .and(b.clone())
+                    .or(c.clone().and(a.clone()))
+                    .or(a.clone().and(col("d")))
+            ),
+            "a > 1 AND (b > 1 OR c > 1 OR d)"
+        );
+        assert_eq!(simplify(a.clone().and(b.clone()).or(a.clone())), "a > 1");
+        assert_eq!(simplify(b.clone().or(c.clone())), "b > 1 OR c > 1");
         // Folding runs first: (1 < 2) AND a -> a.
         assert_eq!(simplify(lit(1i64).lt(lit(2i64)).and(col("a"))), "a");
     }
