@@ -234,6 +234,19 @@ fn prune(plan: &Arc<LogicalPlan>, req: &[bool]) -> Result<Arc<LogicalPlan>> {
             }
             rebuild(plan, new_inputs)
         }
+        LogicalPlan::Window {
+            input, window_exprs, ..
+        } => {
+            // Keep every window expression (they are cheap next to the sort they need) and
+            // the input columns required above or read by a window expression.
+            let n = input.schema().len();
+            let mut in_req = req[..n].to_vec();
+            for e in window_exprs {
+                add_refs(&mut in_req, input.schema(), e)?;
+            }
+            let new_input = prune(input, &in_req)?;
+            same_or(plan, input, new_input)
+        }
         LogicalPlan::Values { .. } | LogicalPlan::EmptyRelation { .. } => Ok(Arc::clone(plan)),
     }
 }

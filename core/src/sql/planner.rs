@@ -242,6 +242,11 @@ impl<'a> QueryPlanner<'a> {
                     "aggregate functions are not allowed in WHERE: {predicate}"
                 )));
             }
+            if predicate.contains_window() {
+                return Err(RillError::invalid_plan(format!(
+                    "window functions are not allowed in WHERE: {predicate}"
+                )));
+            }
             builder = builder.filter(predicate)?;
         }
         let input_schema = builder.schema().clone();
@@ -309,6 +314,11 @@ impl<'a> QueryPlanner<'a> {
                             sql_to_expr(g, alias_ctx)?
                         }
                     };
+                    if e.contains_window() {
+                        return Err(RillError::invalid_plan(format!(
+                            "window functions are not allowed in GROUP BY: {e}"
+                        )));
+                    }
                     if !group_exprs.contains(&e) {
                         group_exprs.push(e);
                     }
@@ -392,7 +402,52 @@ impl<'a> QueryPlanner<'a> {
             }
         }
         if let Some(h) = having {
+            if h.contains_window() {
+                return Err(RillError::invalid_plan(format!(
+                    "window functions are not allowed in HAVING: {h}"
+                )));
+            }
             builder = builder.filter(h)?;
+        }
+        // Window functions: computed by one Window node between HAVING and the projection.
+        let mut windows: Vec<Expr> = Vec::new();
+        for e in items
+            .iter()
+            .map(|i| &i.expr)
+            .chain(sort_targets.iter().filter_map(|(t, _)| match t {
+                SortTarget::Expr(e) => Some(e),
+                SortTarget::Output(_) => None,
+            }))
+        {
+            collect_windows(e, &mut windows);
+        }
+        if !windows.is_empty() {
+            // Calls with the same PARTITION BY / ORDER BY next to each other share one sort.
+            windows.sort_by_cached_key(window_spec_key);
+            let base = builder.schema().len();
+            builder = builder.window(windows.clone())?;
+            let win_schema = builder.schema().clone();
+            let mapping: Vec<(Expr, Expr)> = windows
+                .into_iter()
+                .enumerate()
+                .map(|(i, w)| (w, Expr::Column(win_schema.column(base + i))))
+                .collect();
+            let replace = |e: Expr| -> Result<Expr> {
+                e.transform_down(&mut |x| {
+                    Ok(match mapping.iter().find(|(from, _)| *from == x) {
+                        Some((_, to)) => to.clone(),
+                        None => x,
+                    })
+                })
+            };
+            for item in &mut items {
+                item.expr = replace(item.expr.clone())?;
+            }
+            for (t, _) in &mut sort_targets {
+                if let SortTarget::Expr(e) = t {
+                    *e = replace(e.clone())?;
+                }
+            }
         }
         // Projection, DISTINCT, ORDER BY.
         let distinct = match &select.distinct {
@@ -733,6 +788,33 @@ fn equi_key(term: &Expr, left: &PlanSchema, right: &PlanSchema) -> Option<(Expr,
         Some((b.as_ref().clone(), a.as_ref().clone()))
     } else {
         None
+    }
+}
+
+fn collect_windows(e: &Expr, out: &mut Vec<Expr>) {
+    e.apply(&mut |x| {
+        if matches!(x, Expr::WindowFunction { .. }) {
+            if !out.contains(x) {
+                out.push(x.clone());
+            }
+            Recursion::Skip
+        } else {
+            Recursion::Continue
+        }
+    });
+}
+
+/// The PARTITION BY / ORDER BY of a window call, as a key that groups equal specifications.
+fn window_spec_key(e: &Expr) -> String {
+    match e {
+        Expr::WindowFunction {
+            partition_by, order_by, ..
+        } => {
+            let p: Vec<String> = partition_by.iter().map(ToString::to_string).collect();
+            let o: Vec<String> = order_by.iter().map(ToString::to_string).collect();
+            format!("{}|{}", p.join(","), o.join(","))
+        }
+        _ => String::new(),
     }
 }
 
