@@ -163,6 +163,16 @@ impl<'a> QueryPlanner<'a> {
                 set_quantifier,
                 right,
             } => {
+                if matches!(op, SetOperator::Intersect | SetOperator::Except) {
+                    let all = match set_quantifier {
+                        SetQuantifier::All => true,
+                        SetQuantifier::Distinct | SetQuantifier::None => false,
+                        other => return Err(unsupported_at(format!("{op} {other}"), body)),
+                    };
+                    let l = self.plan_set_expr(left)?;
+                    let r = self.plan_set_expr(right)?;
+                    return plan_intersect_except(l, r, *op == SetOperator::Intersect, all);
+                }
                 if *op != SetOperator::Union {
                     return Err(unsupported_at(format!("{op}"), body));
                 }
@@ -789,6 +799,63 @@ fn equi_key(term: &Expr, left: &PlanSchema, right: &PlanSchema) -> Option<(Expr,
     } else {
         None
     }
+}
+
+/// `INTERSECT [ALL]` / `EXCEPT [ALL]` as an aggregate over the tagged union of both inputs:
+/// each row carries `1` in the column of its side, the rows are grouped on all columns (so
+/// NULLs match NULLs, as set operations require) and a group is kept when it occurs on both
+/// sides (INTERSECT) or only on the left (EXCEPT). The ALL forms number the copies of each
+/// row on each side (`row_number() OVER (PARTITION BY all columns)`) and group on the number
+/// too, which keeps `min(l, r)` copies for INTERSECT ALL and `l - r` for EXCEPT ALL.
+fn plan_intersect_except(
+    left: Arc<LogicalPlan>,
+    right: Arc<LogicalPlan>,
+    intersect: bool,
+    all: bool,
+) -> Result<Arc<LogicalPlan>> {
+    use crate::expr::{lit, WindowFrame, WindowFunction};
+    const IN_LEFT: &str = "__rill_in_left";
+    const IN_RIGHT: &str = "__rill_in_right";
+    const COPY: &str = "__rill_copy";
+    let what = if intersect { "INTERSECT" } else { "EXCEPT" };
+    let width = left.schema().len();
+    if right.schema().len() != width {
+        return Err(RillError::invalid_plan(format!(
+            "{what} inputs have {width} and {} columns",
+            right.schema().len()
+        )));
+    }
+    let tag = |plan: Arc<LogicalPlan>, l: i64, r: i64| -> Result<Arc<LogicalPlan>> {
+        let schema = plan.schema().as_ref().clone();
+        let cols: Vec<Expr> = (0..width).map(|i| Expr::Column(schema.column(i))).collect();
+        let mut b = LogicalPlanBuilder::from(plan);
+        let mut exprs = cols.clone();
+        if all {
+            b = b.window(vec![Expr::WindowFunction {
+                func: WindowFunction::RowNumber,
+                args: vec![],
+                partition_by: cols,
+                order_by: vec![],
+                frame: WindowFrame::default_frame(),
+            }
+            .alias(COPY)])?;
+            exprs.push(Expr::Column(Column::new_unqualified(COPY)));
+        }
+        exprs.push(lit(l).alias(IN_LEFT));
+        exprs.push(lit(r).alias(IN_RIGHT));
+        Ok(b.project(exprs)?.build())
+    };
+    let union = LogicalPlanBuilder::from(tag(left, 1, 0)?).union(tag(right, 0, 1)?)?;
+    let schema = union.schema().clone();
+    let keys = width + usize::from(all);
+    let group: Vec<Expr> = (0..keys).map(|i| Expr::Column(schema.column(i))).collect();
+    let side = |name: &str| crate::expr::max(Expr::Column(Column::new_unqualified(name))).alias(name);
+    let agg = union.aggregate(group, vec![side(IN_LEFT), side(IN_RIGHT)])?;
+    let in_left = Expr::Column(Column::new_unqualified(IN_LEFT)).eq(lit(1i64));
+    let in_right = Expr::Column(Column::new_unqualified(IN_RIGHT)).eq(lit(i64::from(intersect)));
+    let agg_schema = agg.schema().clone();
+    let out: Vec<Expr> = (0..width).map(|i| Expr::Column(agg_schema.column(i))).collect();
+    Ok(agg.filter(in_left.and(in_right))?.project(out)?.build())
 }
 
 fn collect_windows(e: &Expr, out: &mut Vec<Expr>) {

@@ -443,16 +443,20 @@ fn union_and_values() {
     );
     let p = env.plan_sql("SELECT column1 FROM (VALUES (1), (2)) AS v").unwrap();
     assert_eq!(p.schema().field(0).name(), "column1");
-    let e = err(&env, "SELECT a FROM t INTERSECT SELECT a FROM u");
-    match e {
-        RillError::Unsupported { feature, location } => {
-            assert!(feature.contains("INTERSECT"), "{feature}");
-            assert!(location.is_some());
-        }
-        other => panic!("{other}"),
-    }
-    let e = err(&env, "SELECT a FROM t EXCEPT SELECT a FROM u");
-    assert!(e.to_string().contains("EXCEPT"), "{e}");
+    // INTERSECT / EXCEPT: an aggregate over the tagged union (NULLs group together).
+    let p = plan(&env, "SELECT a FROM t INTERSECT SELECT a FROM u");
+    assert!(
+        p.contains("Filter: __rill_in_left = 1 AND __rill_in_right = 1")
+            && p.contains("Aggregate: groupBy=[a], aggr=[max(__rill_in_left) AS __rill_in_left"),
+        "{p}"
+    );
+    let p = plan(&env, "SELECT a FROM t EXCEPT ALL SELECT a FROM u");
+    assert!(
+        p.contains("__rill_in_right = 0") && p.contains("Window: row_number() OVER (PARTITION BY t.a"),
+        "{p}"
+    );
+    let e = err(&env, "SELECT a, b FROM t EXCEPT SELECT a FROM u");
+    assert!(e.to_string().contains("EXCEPT inputs have 2 and 1 columns"), "{e}");
 }
 
 #[test]
