@@ -496,4 +496,27 @@ mod tests {
             "Projection: t.a\n  Limit: skip=0, fetch=5\n    Sort: t.b DESC NULLS FIRST\n      TableScan: t projection=[a, b]\n",
         );
     }
+
+    #[test]
+    fn window_keeps_the_columns_its_calls_read() {
+        use crate::expr::{AggregateFunction, Expr, WindowFrame, WindowFunction};
+        let w = Expr::WindowFunction {
+            func: WindowFunction::Aggregate(AggregateFunction::Sum),
+            args: vec![col("c")],
+            partition_by: vec![col("b")],
+            order_by: vec![],
+            frame: WindowFrame::default_frame(),
+        }
+        .alias("s");
+        let plan = scan("t", &["a", "b", "c", "d"])
+            .window(vec![w])
+            .unwrap()
+            .project(vec![col("a"), col("s")])
+            .unwrap()
+            .build();
+        check(
+            &plan,
+            "Projection: t.a, s\n  Window: sum(t.c) OVER (PARTITION BY t.b RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS s\n    TableScan: t projection=[a, b, c]\n",
+        );
+    }
 }

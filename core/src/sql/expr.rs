@@ -579,11 +579,14 @@ fn window_to_expr(
                 )));
             }
             if units == WindowFrameUnits::Range
+                && order_by.len() != 1
                 && [start, end]
                     .iter()
                     .any(|b| matches!(b, WindowFrameBound::Preceding(_) | WindowFrameBound::Following(_)))
             {
-                return Err(unsupported_at("RANGE window frames with offsets (use ROWS)", node));
+                return Err(RillError::invalid_plan(format!(
+                    "RANGE window frames with offsets need exactly one ORDER BY key (in {name})"
+                )));
             }
             WindowFrame { units, start, end }
         }

@@ -38,7 +38,7 @@ use crate::error::{ExecError, Result};
 use crate::exec_internal;
 use crate::operator::{Operator, OperatorContext, Output};
 use crate::operators::aggregate::accumulators::decimal_avg;
-use crate::physical_expr::PhysicalExpr;
+use crate::physical_expr::{PhysicalExpr, PhysicalSortExpr};
 use crate::plan::{ExecutionPlan, Instance};
 
 /// One window function call of a [`WindowExec`].
@@ -62,7 +62,7 @@ pub struct WindowCall {
 #[derive(Debug)]
 pub struct WindowExec {
     partition_by: Vec<Arc<dyn PhysicalExpr>>,
-    order_by: Vec<Arc<dyn PhysicalExpr>>,
+    order_by: Vec<PhysicalSortExpr>,
     calls: Vec<WindowCall>,
     input: Arc<dyn ExecutionPlan>,
     schema: SchemaRef,
@@ -72,10 +72,11 @@ impl WindowExec {
     /// A window node over `input` (already routed and sorted, see the module docs).
     ///
     /// # Errors
-    /// A call whose arguments do not fit its function, or a RANGE frame with offsets.
+    /// A call whose arguments do not fit its function, or a RANGE frame with offsets whose
+    /// ORDER BY is not one numeric key.
     pub fn try_new(
         partition_by: Vec<Arc<dyn PhysicalExpr>>,
-        order_by: Vec<Arc<dyn PhysicalExpr>>,
+        order_by: Vec<PhysicalSortExpr>,
         calls: Vec<WindowCall>,
         input: Arc<dyn ExecutionPlan>,
     ) -> Result<Self> {
@@ -91,9 +92,16 @@ impl WindowExec {
             let offsets = [c.frame.start, c.frame.end]
                 .iter()
                 .any(|b| matches!(b, WindowFrameBound::Preceding(_) | WindowFrameBound::Following(_)));
-            if c.frame.units == WindowFrameUnits::Range && offsets {
+            let numeric_key = match order_by.as_slice() {
+                [k] => {
+                    let t = k.expr.data_type();
+                    t.is_integer() || t.is_floating() || matches!(t, DataType::Decimal128(..))
+                }
+                _ => false,
+            };
+            if c.frame.units == WindowFrameUnits::Range && offsets && !numeric_key {
                 return Err(ExecError::Core(rill_core::RillError::unsupported(
-                    "RANGE window frames with offsets",
+                    "RANGE window frames with offsets need exactly one numeric ORDER BY key",
                 )));
             }
         }
@@ -151,7 +159,11 @@ impl ExecutionPlan for WindowExec {
         format!(
             "partition_by=[{}], order_by=[{}], calls=[{}]",
             list(&self.partition_by),
-            list(&self.order_by),
+            self.order_by
+                .iter()
+                .map(|k| format!("{} {}", k.expr, if k.asc { "ASC" } else { "DESC" }))
+                .collect::<Vec<_>>()
+                .join(", "),
             calls.join(", ")
         )
     }
@@ -176,7 +188,7 @@ impl ExecutionPlan for WindowExec {
 /// The runtime of [`WindowExec`].
 struct WindowOperator {
     partition_by: Vec<Arc<dyn PhysicalExpr>>,
-    order_by: Vec<Arc<dyn PhysicalExpr>>,
+    order_by: Vec<PhysicalSortExpr>,
     calls: Vec<WindowCall>,
     input_schema: SchemaRef,
     schema: SchemaRef,
@@ -234,13 +246,25 @@ impl WindowOperator {
             exprs.iter().map(|e| e.evaluate(input)?.into_array(n)).collect()
         };
         let part_keys = eval(&self.partition_by)?;
-        let order_keys = eval(&self.order_by)?;
+        let order_exprs: Vec<Arc<dyn PhysicalExpr>> = self.order_by.iter().map(|k| Arc::clone(&k.expr)).collect();
+        let order_keys = eval(&order_exprs)?;
+        // The value of the single numeric order key, for RANGE frames with offsets.
+        let range_key = match (order_keys.as_slice(), self.order_by.as_slice()) {
+            ([k], [sort]) if k.data_type().is_numeric() || k.data_type().is_integer() => Some(RangeKey {
+                values: cast(k, &DataType::Float64)
+                    .map_err(|e| ExecError::arrow("WindowExec: the RANGE order key", e))?
+                    .as_primitive::<Float64Type>()
+                    .clone(),
+                asc: sort.asc,
+            }),
+            _ => None,
+        };
         let partitions = runs(&part_keys, n)?;
         let all_keys: Vec<ArrayRef> = part_keys.iter().chain(&order_keys).cloned().collect();
         let peers = Peers::new(&runs(&all_keys, n)?, n);
         let mut columns: Vec<ArrayRef> = input.columns().to_vec();
         for call in &self.calls {
-            columns.push(evaluate_call(call, input, &partitions, &peers)?);
+            columns.push(evaluate_call(call, input, &partitions, &peers, range_key.as_ref())?);
         }
         RecordBatch::try_new(Arc::clone(&self.schema), columns)
             .map_err(|e| ExecError::arrow("WindowExec: assembling the output", e))
@@ -289,11 +313,49 @@ fn offset(n: u64) -> usize {
     usize::try_from(n).unwrap_or(usize::MAX)
 }
 
-/// The frame of row `i` of partition `p` as `lo..hi` (empty when the ends cross).
-fn frame_of(frame: &WindowFrame, p: &Range<usize>, i: usize, peers: &Peers) -> (usize, usize) {
+/// The single numeric ORDER BY key of RANGE frames with offsets, as `f64`.
+struct RangeKey {
+    values: Float64Array,
+    asc: bool,
+}
+
+/// The frame of row `i` of partition `p` as `lo..hi` (empty when the ends cross). `valid` is
+/// the part of the partition whose RANGE key is not NULL.
+fn frame_of(
+    frame: &WindowFrame,
+    p: &Range<usize>,
+    i: usize,
+    peers: &Peers,
+    key: Option<(&RangeKey, &Range<usize>)>,
+) -> Result<(usize, usize)> {
     let range = frame.units == WindowFrameUnits::Range;
+    // A RANGE offset bound: the first row (start) or the first row past (end) whose key is
+    // within `k` of this row's key, on the preceding (`back`) or following side. NULL keys
+    // are peers of each other only.
+    let range_offset = |k: u64, back: bool, end: bool| -> Result<usize> {
+        let Some((key, valid)) = key else {
+            return Err(exec_internal!("RANGE frame with offsets without a numeric order key"));
+        };
+        if !key.values.is_valid(i) {
+            return Ok(if end { peers.end[i] } else { peers.start[i] });
+        }
+        let v = key.values.value(i);
+        let k = k as f64;
+        // Toward smaller values when going back in ascending order or forward in descending.
+        let t = if back == key.asc { v - k } else { v + k };
+        let slice = &key.values.values()[valid.clone()];
+        let pos = match (key.asc, end) {
+            (true, false) => slice.partition_point(|x| *x < t),
+            (true, true) => slice.partition_point(|x| *x <= t),
+            (false, false) => slice.partition_point(|x| *x > t),
+            (false, true) => slice.partition_point(|x| *x >= t),
+        };
+        Ok(valid.start + pos)
+    };
     let lo = match frame.start {
         WindowFrameBound::UnboundedPreceding => p.start,
+        WindowFrameBound::Preceding(k) if range => range_offset(k, true, false)?,
+        WindowFrameBound::Following(k) if range => range_offset(k, false, false)?,
         WindowFrameBound::Preceding(k) => i.saturating_sub(offset(k)).max(p.start),
         WindowFrameBound::CurrentRow if range => peers.start[i],
         WindowFrameBound::CurrentRow => i,
@@ -302,27 +364,45 @@ fn frame_of(frame: &WindowFrame, p: &Range<usize>, i: usize, peers: &Peers) -> (
     };
     let hi = match frame.end {
         WindowFrameBound::UnboundedPreceding => p.start,
+        WindowFrameBound::Preceding(k) if range => range_offset(k, true, true)?,
+        WindowFrameBound::Following(k) if range => range_offset(k, false, true)?,
         WindowFrameBound::Preceding(k) => (i + 1).saturating_sub(offset(k)).max(p.start),
         WindowFrameBound::CurrentRow if range => peers.end[i],
         WindowFrameBound::CurrentRow => i + 1,
         WindowFrameBound::Following(k) => i.saturating_add(offset(k)).saturating_add(1).min(p.end),
         WindowFrameBound::UnboundedFollowing => p.end,
     };
-    (lo, hi.max(lo))
+    Ok((lo, hi.max(lo)))
 }
 
 /// The frames of every row, as two vectors of ends.
-fn frames(frame: &WindowFrame, partitions: &[Range<usize>], peers: &Peers, n: usize) -> (Vec<usize>, Vec<usize>) {
+fn frames(
+    frame: &WindowFrame,
+    partitions: &[Range<usize>],
+    peers: &Peers,
+    range_key: Option<&RangeKey>,
+    n: usize,
+) -> Result<(Vec<usize>, Vec<usize>)> {
     let mut lo = vec![0; n];
     let mut hi = vec![0; n];
     for p in partitions {
+        // The rows whose key is not NULL: NULLs sort to one end of the partition.
+        let valid = match range_key {
+            Some(k) if k.values.null_count() > 0 => {
+                let first = p.clone().find(|&i| k.values.is_valid(i)).unwrap_or(p.end);
+                let last = p.clone().rev().find(|&i| k.values.is_valid(i)).map_or(first, |i| i + 1);
+                first..last
+            }
+            _ => p.clone(),
+        };
+        let key = range_key.map(|k| (k, &valid));
         for i in p.clone() {
-            let (l, h) = frame_of(frame, p, i, peers);
+            let (l, h) = frame_of(frame, p, i, peers, key)?;
             lo[i] = l;
             hi[i] = h;
         }
     }
-    (lo, hi)
+    Ok((lo, hi))
 }
 
 fn evaluate_call(
@@ -330,6 +410,7 @@ fn evaluate_call(
     input: &RecordBatch,
     partitions: &[Range<usize>],
     peers: &Peers,
+    range_key: Option<&RangeKey>,
 ) -> Result<ArrayRef> {
     let n = input.num_rows();
     let ranking = |f: &dyn Fn(usize, &Range<usize>, &mut i64) -> i64| -> ArrayRef {
@@ -356,7 +437,7 @@ fn evaluate_call(
             *groups
         }),
         WindowFunction::Aggregate(func) => {
-            let (lo, hi) = frames(&call.frame, partitions, peers, n);
+            let (lo, hi) = frames(&call.frame, partitions, peers, range_key, n)?;
             match (func, arg) {
                 (AggregateFunction::Count, None) => Arc::new(Int64Array::from_iter_values(
                     lo.iter().zip(&hi).map(|(l, h)| (h - l) as i64),
@@ -663,7 +744,15 @@ mod tests {
 
     fn run_calls(calls: Vec<WindowCall>, batches: Vec<RecordBatch>, s: &SchemaRef, order: bool) -> Vec<RecordBatch> {
         let src = TestSourceExec::plan(Arc::clone(s), 1);
-        let order_by = if order { vec![col(s, 1)] } else { vec![] };
+        let order_by = if order {
+            vec![PhysicalSortExpr {
+                expr: col(s, 1),
+                asc: true,
+                nulls_first: false,
+            }]
+        } else {
+            vec![]
+        };
         let exec = WindowExec::try_new(vec![col(s, 0)], order_by, calls, src).unwrap();
         run(&exec, batches, 3).unwrap()
     }

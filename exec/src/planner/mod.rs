@@ -377,8 +377,7 @@ impl Planner<'_> {
                     return_type: field.data_type().clone(),
                 });
             }
-            let order_exprs = okeys.into_iter().map(|k| k.expr).collect();
-            child = Arc::new(WindowExec::try_new(pkeys, order_exprs, calls, sorted)?);
+            child = Arc::new(WindowExec::try_new(pkeys, okeys, calls, sorted)?);
             done += run;
         }
         rename_to(child, output)
