@@ -978,4 +978,63 @@ mod tests {
         let sums: Vec<Option<f64>> = out[0].column(4).as_primitive::<Float64Type>().iter().collect();
         assert_eq!(sums, vec![Some(0.5), Some(2.0), Some(2.0), Some(2.0)]);
     }
+
+    #[test]
+    fn range_offsets_by_value_with_null_keys() {
+        // One partition; order key v ASC NULLS LAST = [1, 2, 2, NULL] (k is all 1 but NULL).
+        let s = schema(&[("k", DataType::Int32), ("v", DataType::Int32)]);
+        let b = batch(
+            &s,
+            vec![
+                Arc::new(Int32Array::from(vec![1, 1, 1, 1, 1])),
+                Arc::new(Int32Array::from(vec![Some(1), Some(2), Some(2), Some(4), None])),
+            ],
+        );
+        let f = WindowFrame {
+            units: WindowFrameUnits::Range,
+            start: WindowFrameBound::Preceding(1),
+            end: WindowFrameBound::Following(1),
+        };
+        let sum = WindowFunction::Aggregate(AggregateFunction::Sum);
+        let count = WindowFunction::Aggregate(AggregateFunction::Count);
+        let out = run_calls(
+            vec![
+                call(sum, vec![col(&s, 1)], f, DataType::Int64),
+                call(count, vec![], f, DataType::Int64),
+            ],
+            vec![b],
+            &s,
+            true,
+        );
+        assert_eq!(i64s(&out, 2), vec![Some(5), Some(5), Some(5), Some(4), None]);
+        assert_eq!(i64s(&out, 3), vec![Some(3), Some(3), Some(3), Some(1), Some(1)]);
+    }
+
+    #[test]
+    fn decimal_sum_keeps_its_type() {
+        let s = schema(&[("k", DataType::Int32), ("m", DataType::Decimal128(10, 2))]);
+        let m = Decimal128Array::from(vec![Some(110), None, Some(-25)])
+            .with_precision_and_scale(10, 2)
+            .unwrap();
+        let b = batch(&s, vec![Arc::new(Int32Array::from(vec![1, 1, 1])), Arc::new(m)]);
+        let src = TestSourceExec::plan(Arc::clone(&s), 1);
+        let sum = WindowFunction::Aggregate(AggregateFunction::Sum);
+        let t = DataType::Decimal128(38, 2);
+        let f = rows_frame(WindowFrameBound::UnboundedPreceding, WindowFrameBound::CurrentRow);
+        let exec = WindowExec::try_new(
+            vec![col(&s, 0)],
+            vec![],
+            vec![call(sum, vec![col(&s, 1)], f, t.clone())],
+            src,
+        )
+        .unwrap();
+        let out = run(&exec, vec![b], 8).unwrap();
+        assert_eq!(out[0].column(2).data_type(), &t);
+        let v: Vec<Option<i128>> = out[0]
+            .column(2)
+            .as_primitive::<arrow::datatypes::Decimal128Type>()
+            .iter()
+            .collect();
+        assert_eq!(v, vec![Some(110), Some(110), Some(85)]);
+    }
 }
