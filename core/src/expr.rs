@@ -829,9 +829,78 @@ pub enum Expr {
         /// The qualifier of `t.*`.
         qualifier: Option<String>,
     },
-    /// A scalar subquery (planned by the next SQL milestone; rejected by the physical planner
-    /// until decorrelation exists).
-    ScalarSubquery(Arc<LogicalPlan>),
+    /// A scalar subquery `(SELECT …)`: its first column's only value, NULL when it yields no
+    /// row. The `decorrelate_subqueries` optimizer rule plans it as a join.
+    ScalarSubquery(Subquery),
+    /// `[NOT] EXISTS (SELECT …)`.
+    Exists {
+        /// The subquery.
+        subquery: Subquery,
+        /// `NOT EXISTS`?
+        negated: bool,
+    },
+    /// `expr [NOT] IN (SELECT …)`, with SQL's NULL semantics.
+    InSubquery {
+        /// The tested value.
+        expr: Box<Expr>,
+        /// The subquery (its first column holds the candidates).
+        subquery: Subquery,
+        /// `NOT IN`?
+        negated: bool,
+    },
+    /// A column of an enclosing query, referenced from inside a subquery (a correlation).
+    OuterColumn {
+        /// The column, as the outer query's schema names it.
+        column: Column,
+        /// Its type.
+        data_type: DataType,
+    },
+}
+
+/// A subquery inside an expression: its plan and the outer columns it references.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Subquery {
+    /// The subquery's plan; outer references appear in it as [`Expr::OuterColumn`].
+    pub plan: Arc<LogicalPlan>,
+    /// The outer columns the plan references (empty: uncorrelated).
+    pub outer_refs: Vec<Column>,
+}
+
+impl Subquery {
+    /// A subquery over `plan`, recording the outer columns its expressions reference.
+    pub fn new(plan: Arc<LogicalPlan>) -> Self {
+        let mut refs = BTreeSet::new();
+        collect_outer_refs(&plan, &mut refs);
+        Subquery {
+            plan,
+            outer_refs: refs.into_iter().collect(),
+        }
+    }
+
+    /// Whether the subquery references outer columns.
+    pub fn is_correlated(&self) -> bool {
+        !self.outer_refs.is_empty()
+    }
+}
+
+fn collect_outer_refs(plan: &LogicalPlan, out: &mut BTreeSet<Column>) {
+    for e in plan.expressions() {
+        e.apply(&mut |x| {
+            match x {
+                Expr::OuterColumn { column, .. } => {
+                    out.insert(column.clone());
+                }
+                Expr::ScalarSubquery(s) | Expr::Exists { subquery: s, .. } | Expr::InSubquery { subquery: s, .. } => {
+                    collect_outer_refs(&s.plan, out)
+                }
+                _ => {}
+            }
+            Recursion::Continue
+        });
+    }
+    for i in plan.inputs() {
+        collect_outer_refs(i, out);
+    }
 }
 
 impl fmt::Display for Expr {
@@ -961,6 +1030,11 @@ impl fmt::Display for Expr {
             Expr::Wildcard { qualifier: Some(q) } => write!(f, "{q}.*"),
             Expr::Wildcard { qualifier: None } => f.write_str("*"),
             Expr::ScalarSubquery(_) => f.write_str("(<subquery>)"),
+            Expr::Exists { negated, .. } => write!(f, "{}EXISTS (<subquery>)", if *negated { "NOT " } else { "" }),
+            Expr::InSubquery { expr, negated, .. } => {
+                write!(f, "{expr} {}IN (<subquery>)", if *negated { "NOT " } else { "" })
+            }
+            Expr::OuterColumn { column, .. } => write!(f, "outer({column})"),
         }
     }
 }
@@ -1142,7 +1216,24 @@ impl Expr {
                 func.return_type(&types)?
             }
             Expr::Wildcard { .. } => return Err(crate::internal_err!("wildcard '{self}' was not expanded")),
-            Expr::ScalarSubquery(plan) => match plan.schema().fields().first() {
+            Expr::Exists { .. } => DataType::Boolean,
+            Expr::InSubquery { expr, subquery, .. } => {
+                let t = expr.get_type(schema)?;
+                let fields = subquery.plan.schema().fields();
+                let [field] = &fields[..] else {
+                    return Err(RillError::invalid_plan(format!(
+                        "IN subquery must return one column, got {}",
+                        fields.len()
+                    )));
+                };
+                let st = field.data_type();
+                if types::comparison_coercion(&t, st).is_none() {
+                    return Err(RillError::cannot_coerce(self, &t, st));
+                }
+                DataType::Boolean
+            }
+            Expr::OuterColumn { data_type, .. } => data_type.clone(),
+            Expr::ScalarSubquery(Subquery { plan, .. }) => match plan.schema().fields().first() {
                 Some(f) => f.data_type().clone(),
                 None => return Err(RillError::invalid_plan("scalar subquery returns no column")),
             },
@@ -1204,7 +1295,13 @@ impl Expr {
     /// The direct children.
     pub fn children(&self) -> Vec<&Expr> {
         match self {
-            Expr::Column(_) | Expr::Literal(_) | Expr::Wildcard { .. } | Expr::ScalarSubquery(_) => vec![],
+            Expr::Column(_)
+            | Expr::Literal(_)
+            | Expr::Wildcard { .. }
+            | Expr::ScalarSubquery(_)
+            | Expr::Exists { .. }
+            | Expr::OuterColumn { .. } => vec![],
+            Expr::InSubquery { expr, .. } => vec![expr],
             Expr::Alias { expr, .. }
             | Expr::Not(expr)
             | Expr::Negative(expr)
@@ -1245,7 +1342,21 @@ impl Expr {
     pub fn map_children(self, mut f: impl FnMut(Expr) -> Result<Expr>) -> Result<Expr> {
         let mut b = |e: Box<Expr>| -> Result<Box<Expr>> { Ok(Box::new(f(*e)?)) };
         Ok(match self {
-            e @ (Expr::Column(_) | Expr::Literal(_) | Expr::Wildcard { .. } | Expr::ScalarSubquery(_)) => e,
+            e @ (Expr::Column(_)
+            | Expr::Literal(_)
+            | Expr::Wildcard { .. }
+            | Expr::ScalarSubquery(_)
+            | Expr::Exists { .. }
+            | Expr::OuterColumn { .. }) => e,
+            Expr::InSubquery {
+                expr,
+                subquery,
+                negated,
+            } => Expr::InSubquery {
+                expr: b(expr)?,
+                subquery,
+                negated,
+            },
             Expr::Alias { expr, name } => Expr::Alias { expr: b(expr)?, name },
             Expr::Not(e) => Expr::Not(b(e)?),
             Expr::Negative(e) => Expr::Negative(b(e)?),
@@ -1406,6 +1517,16 @@ impl Expr {
         set
     }
 
+    /// Whether the expression contains a subquery (scalar, `EXISTS` or `IN`).
+    pub fn contains_subquery(&self) -> bool {
+        self.exists(|e| {
+            matches!(
+                e,
+                Expr::ScalarSubquery(_) | Expr::Exists { .. } | Expr::InSubquery { .. }
+            )
+        })
+    }
+
     /// Whether the expression contains an aggregate call.
     pub fn contains_aggregate(&self) -> bool {
         self.exists(|e| matches!(e, Expr::AggregateFunction { .. }))
@@ -1426,6 +1547,9 @@ impl Expr {
                     | Expr::WindowFunction { .. }
                     | Expr::Wildcard { .. }
                     | Expr::ScalarSubquery(_)
+                    | Expr::Exists { .. }
+                    | Expr::InSubquery { .. }
+                    | Expr::OuterColumn { .. }
             )
         })
     }

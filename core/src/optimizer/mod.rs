@@ -4,6 +4,7 @@
 //! plan-snapshot tests. The [`Optimizer`] runs the rules in order, repeatedly, until a pass
 //! changes nothing (or a pass limit is reached).
 
+pub mod decorrelate_subqueries;
 pub mod push_down_filter;
 pub mod push_down_limit;
 pub mod push_down_projection;
@@ -14,6 +15,7 @@ mod utils;
 
 use std::sync::Arc;
 
+pub use decorrelate_subqueries::DecorrelateSubqueries;
 pub use push_down_filter::PushDownFilter;
 pub use push_down_limit::PushDownLimit;
 pub use push_down_projection::PushDownProjection;
@@ -82,10 +84,11 @@ impl Optimizer {
     }
 }
 
-/// The default rule set, in order: [`SimplifyExpressions`], [`PushDownFilter`],
+/// The default rule set, in order: [`DecorrelateSubqueries`], [`SimplifyExpressions`], [`PushDownFilter`],
 /// [`PushDownProjection`], [`PushDownLimit`].
 pub fn default_optimizer() -> Optimizer {
     Optimizer::with_rules(vec![
+        Box::new(DecorrelateSubqueries),
         Box::new(SimplifyExpressions),
         Box::new(PushDownFilter),
         Box::new(PushDownProjection),
@@ -154,6 +157,7 @@ mod tests {
         assert_eq!(
             default_optimizer().rule_names(),
             vec![
+                "decorrelate_subqueries",
                 "simplify_expressions",
                 "push_down_filter",
                 "push_down_projection",

@@ -153,7 +153,7 @@ fn substitute_projection(term: &Expr, exprs: &[Expr], schema: &PlanSchema) -> Op
     replace_columns(term, &mut |c| {
         let i = schema.try_index_of(c).ok()??;
         let e = exprs.get(i)?.clone().unalias();
-        if e.exists(|x| matches!(x, Expr::ScalarSubquery(_))) {
+        if e.contains_subquery() {
             return None;
         }
         Some(e)

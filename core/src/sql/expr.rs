@@ -13,7 +13,8 @@ use sqlparser::ast::{
 };
 
 use crate::error::{Location, Result, RillError};
-use crate::expr::{AggregateFunction, BinaryOp, Column, DatePart, Expr, ScalarFunction};
+use crate::expr::{AggregateFunction, BinaryOp, Column, DatePart, Expr, ScalarFunction, Subquery};
+use crate::plan::LogicalPlan;
 use crate::scalar::ScalarValue;
 use crate::schema::PlanSchema;
 use crate::types::MAX_DECIMAL_PRECISION;
@@ -38,6 +39,15 @@ pub(crate) fn unsupported_at(feature: impl Into<String>, node: &impl Spanned) ->
     }
 }
 
+/// Plans the subqueries met while translating an expression, and knows the schemas of the
+/// enclosing queries (innermost last) that correlated column references resolve against.
+pub(crate) trait SubqueryPlanner {
+    /// Plans `query` as a subquery of a query whose FROM has schema `outer`.
+    fn plan_subquery(&self, query: &ast::Query, outer: &PlanSchema) -> Result<std::sync::Arc<LogicalPlan>>;
+    /// The schemas of the enclosing queries, innermost last.
+    fn outer_scopes(&self) -> &[PlanSchema];
+}
+
 /// What an expression is translated against: the input schema and, as a fallback for
 /// unqualified names that are not input columns, the select list's aliases.
 #[derive(Clone, Copy)]
@@ -46,12 +56,41 @@ pub(crate) struct ExprContext<'a> {
     pub schema: &'a PlanSchema,
     /// `(alias, expression)` pairs of the select list, if aliases may be referenced.
     pub aliases: Option<&'a [(String, Expr)]>,
+    /// Plans subqueries and resolves outer references; `None` rejects subqueries.
+    pub subqueries: Option<&'a dyn SubqueryPlanner>,
 }
 
 impl<'a> ExprContext<'a> {
     /// A context without aliases.
     pub fn new(schema: &'a PlanSchema) -> Self {
-        ExprContext { schema, aliases: None }
+        ExprContext {
+            schema,
+            aliases: None,
+            subqueries: None,
+        }
+    }
+
+    /// The same context, with subqueries planned (and outer columns resolved) by `planner`.
+    pub fn with_subqueries(mut self, planner: &'a dyn SubqueryPlanner) -> Self {
+        self.subqueries = Some(planner);
+        self
+    }
+
+    fn subquery(&self, query: &ast::Query, node: &ast::Expr, what: &str) -> Result<Subquery> {
+        let planner = self
+            .subqueries
+            .ok_or_else(|| unsupported_at(format!("{what} in this clause"), node))?;
+        let plan = planner.plan_subquery(query, self.schema)?;
+        if plan.schema().len() != 1 && what != "EXISTS subquery" {
+            return Err(RillError::invalid_plan(format!(
+                "{what} must return exactly one column, got {} at {}",
+                plan.schema().len(),
+                location_of(node)
+                    .map(|l| format!("line {} column {}", l.line, l.column))
+                    .unwrap_or_default()
+            )));
+        }
+        Ok(Subquery::new(plan))
     }
 }
 
@@ -81,6 +120,16 @@ fn resolve_column(ctx: ExprContext<'_>, idents: &[ast::Ident]) -> Result<Expr> {
                 .or_else(|| aliases.iter().find(|(a, _)| a.eq_ignore_ascii_case(&column.name)));
             if let Some((_, e)) = found {
                 return Ok(e.clone());
+            }
+        }
+    }
+    if let Some(planner) = ctx.subqueries {
+        for outer in planner.outer_scopes().iter().rev() {
+            if let Some(i) = outer.try_index_of(&column)? {
+                return Ok(Expr::OuterColumn {
+                    column: outer.column(i),
+                    data_type: outer.field(i).data_type().clone(),
+                });
             }
         }
     }
@@ -279,9 +328,20 @@ pub(crate) fn sql_to_expr(e: &ast::Expr, ctx: ExprContext<'_>) -> Result<Expr> {
             Expr::ScalarFunction { func, args }
         }
         ast::Expr::Function(f) => function_to_expr(f, e, ctx)?,
-        ast::Expr::Subquery(_) => return Err(unsupported_at("scalar subquery", e)),
-        ast::Expr::Exists { .. } => return Err(unsupported_at("EXISTS subquery", e)),
-        ast::Expr::InSubquery { .. } => return Err(unsupported_at("IN subquery", e)),
+        ast::Expr::Subquery(q) => Expr::ScalarSubquery(ctx.subquery(q, e, "scalar subquery")?),
+        ast::Expr::Exists { subquery, negated } => Expr::Exists {
+            subquery: ctx.subquery(subquery, e, "EXISTS subquery")?,
+            negated: *negated,
+        },
+        ast::Expr::InSubquery {
+            expr,
+            subquery,
+            negated,
+        } => Expr::InSubquery {
+            expr: boxed(expr)?,
+            subquery: ctx.subquery(subquery, e, "IN subquery")?,
+            negated: *negated,
+        },
         ast::Expr::Position { .. } => return Err(unsupported_at("POSITION", e)),
         ast::Expr::Wildcard(_) => Expr::Wildcard { qualifier: None },
         ast::Expr::QualifiedWildcard(name, _) => Expr::Wildcard {

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use sqlparser::ast::{self, SetExpr, SetOperator, SetQuantifier};
 
-use super::expr::{object_name, sql_to_expr, unsupported_at, value_to_scalar, ExprContext};
+use super::expr::{object_name, sql_to_expr, unsupported_at, value_to_scalar, ExprContext, SubqueryPlanner};
 use crate::catalog::CatalogEntry;
 use crate::error::{Result, RillError};
 use crate::executor::{FileFormat, ReadOptions};
@@ -26,6 +26,25 @@ use crate::session::ExecutionEnvironment;
 pub(crate) struct QueryPlanner<'a> {
     env: &'a ExecutionEnvironment,
     ctes: Vec<HashMap<String, Arc<LogicalPlan>>>,
+    /// The FROM schemas of the enclosing queries when planning a subquery, innermost last.
+    outer: Vec<PlanSchema>,
+}
+
+impl SubqueryPlanner for QueryPlanner<'_> {
+    fn plan_subquery(&self, query: &ast::Query, outer: &PlanSchema) -> Result<Arc<LogicalPlan>> {
+        let mut scopes = self.outer.clone();
+        scopes.push(outer.clone());
+        let mut planner = QueryPlanner {
+            env: self.env,
+            ctes: self.ctes.clone(),
+            outer: scopes,
+        };
+        planner.plan_query(query)
+    }
+
+    fn outer_scopes(&self) -> &[PlanSchema] {
+        &self.outer
+    }
 }
 
 /// One select-list item after translation: its expression (without alias) and its alias.
@@ -49,7 +68,11 @@ enum SortTarget {
 impl<'a> QueryPlanner<'a> {
     /// A planner over `env`'s current catalog.
     pub fn new(env: &'a ExecutionEnvironment) -> Self {
-        QueryPlanner { env, ctes: vec![] }
+        QueryPlanner {
+            env,
+            ctes: vec![],
+            outer: vec![],
+        }
     }
 
     /// Plans a full query (WITH, body, ORDER BY, LIMIT/OFFSET).
@@ -246,7 +269,7 @@ impl<'a> QueryPlanner<'a> {
         };
         // WHERE
         if let Some(w) = &select.selection {
-            let predicate = sql_to_expr(w, ExprContext::new(builder.schema()))?;
+            let predicate = sql_to_expr(w, ExprContext::new(builder.schema()).with_subqueries(&*self))?;
             if predicate.contains_aggregate() {
                 return Err(RillError::invalid_plan(format!(
                     "aggregate functions are not allowed in WHERE: {predicate}"
@@ -263,12 +286,14 @@ impl<'a> QueryPlanner<'a> {
         // The select list.
         let mut items: Vec<SelectItem> = Vec::new();
         for item in &select.projection {
-            let ctx = ExprContext::new(&input_schema);
+            let ctx = ExprContext::new(&input_schema).with_subqueries(&*self);
             match item {
-                ast::SelectItem::UnnamedExpr(e) => items.push(SelectItem {
-                    expr: sql_to_expr(e, ctx)?,
-                    alias: None,
-                }),
+                ast::SelectItem::UnnamedExpr(e) => {
+                    let expr = sql_to_expr(e, ctx)?;
+                    // A subquery prints as `(<subquery>)`: name the column by its SQL text.
+                    let alias = expr.contains_subquery().then(|| e.to_string());
+                    items.push(SelectItem { expr, alias })
+                }
                 ast::SelectItem::ExprWithAlias { expr, alias } => items.push(SelectItem {
                     expr: sql_to_expr(expr, ctx)?,
                     alias: Some(alias.value.clone()),
@@ -301,6 +326,7 @@ impl<'a> QueryPlanner<'a> {
         let alias_ctx = ExprContext {
             schema: &input_schema,
             aliases: Some(&aliases),
+            subqueries: Some(&*self),
         };
         // GROUP BY
         let mut group_exprs: Vec<Expr> = Vec::new();

@@ -462,12 +462,12 @@ fn union_and_values() {
 #[test]
 fn unsupported_constructs_have_locations() {
     let env = env();
-    let e = err(&env, "SELECT a,\n  (SELECT max(c) FROM u) FROM t");
+    let e = err(&env, "SELECT t.a FROM t JOIN u\n  ON (SELECT max(c) FROM u) = u.c");
     match e {
         RillError::Unsupported { feature, location } => {
             assert!(feature.contains("subquery"), "{feature}");
             // The subquery's span starts at its SELECT.
-            assert_eq!(location, Some(Location { line: 2, column: 4 }));
+            assert_eq!(location, Some(Location { line: 2, column: 7 }));
         }
         other => panic!("{other}"),
     }
@@ -479,9 +479,9 @@ fn unsupported_constructs_have_locations() {
         e.to_string().contains("GROUPS window frames") && e.to_string().contains("line 1, column 8"),
         "{e}"
     );
-    let e = err(&env, "SELECT a FROM t WHERE a IN (SELECT a FROM u)");
+    let e = err(&env, "SELECT t.a FROM t JOIN u ON t.a IN (SELECT a FROM u)");
     assert!(e.to_string().contains("IN subquery"), "{e}");
-    let e = err(&env, "SELECT a FROM t WHERE EXISTS (SELECT a FROM u)");
+    let e = err(&env, "SELECT t.a FROM t JOIN u ON EXISTS (SELECT a FROM u)");
     assert!(e.to_string().contains("EXISTS"), "{e}");
     let e = err(&env, "SELECT frobnicate(a) FROM t");
     assert!(e.to_string().contains("frobnicate"), "{e}");
@@ -837,4 +837,49 @@ fn window_functions_are_lifted_into_a_window_node() {
     assert!(e.to_string().contains("UNBOUNDED FOLLOWING"), "{e}");
     let e = err(&env, "SELECT rank(a) OVER () FROM t");
     assert!(e.to_string().contains("arguments"), "{e}");
+}
+
+/// The predicate of the first `Filter` in `plan`.
+fn first_filter(plan: &LogicalPlan) -> Option<Expr> {
+    match plan {
+        LogicalPlan::Filter { predicate, .. } => Some(predicate.clone()),
+        other => other.inputs().into_iter().find_map(|i| first_filter(i)),
+    }
+}
+
+#[test]
+fn subqueries_resolve_outer_columns_innermost_first() {
+    let env = env();
+    // `a` is u.a (the subquery's own column shadows t.a); `b` is only t's: an outer reference.
+    let p = env
+        .plan_sql("SELECT a FROM t WHERE EXISTS (SELECT 1 FROM u WHERE a = t.a AND c > length(b))")
+        .unwrap();
+    let Some(Expr::Exists { subquery, negated }) = first_filter(&p) else {
+        panic!("{}", p.display_indent())
+    };
+    assert!(!negated);
+    let names: Vec<String> = subquery.outer_refs.iter().map(|c| c.flat_name()).collect();
+    assert_eq!(names, vec!["t.a", "t.b"]);
+    let inner = first_filter(&subquery.plan).unwrap().to_string();
+    assert_eq!(inner, "u.a = outer(t.a) AND u.c > length(outer(t.b))");
+
+    let p = env
+        .plan_sql("SELECT a FROM t WHERE a NOT IN (SELECT a FROM u) AND b = (SELECT max(b) FROM t)")
+        .unwrap();
+    let pred = first_filter(&p).unwrap();
+    assert_eq!(pred.to_string(), "t.a NOT IN (<subquery>) AND t.b = (<subquery>)");
+    let Expr::Binary { left, .. } = &pred else { panic!() };
+    let Expr::InSubquery { subquery, .. } = left.as_ref() else {
+        panic!()
+    };
+    assert!(!subquery.is_correlated());
+
+    // Subqueries are planned in HAVING and the select list too.
+    plan(&env, "SELECT a, (SELECT max(c) FROM u WHERE u.a = t.a) FROM t");
+    plan(
+        &env,
+        "SELECT a, count(*) FROM t GROUP BY a HAVING count(*) > (SELECT count(*) FROM u)",
+    );
+    let e = err(&env, "SELECT a FROM t WHERE a IN (SELECT a, c FROM u)");
+    assert!(e.to_string().contains("must return exactly one column"), "{e}");
 }

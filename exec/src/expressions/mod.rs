@@ -131,9 +131,12 @@ pub fn create_physical_expr(expr: &Expr, schema: &PlanSchema) -> Result<Arc<dyn 
         Expr::Wildcard { .. } => Err(ExecError::Internal {
             message: format!("wildcard {expr} was not expanded"),
         }),
-        Expr::ScalarSubquery(_) => Err(ExecError::Core(rill_core::RillError::unsupported(
-            "scalar subqueries (they are planned as joins by a later optimizer rule)",
-        ))),
+        Expr::ScalarSubquery(_) | Expr::Exists { .. } | Expr::InSubquery { .. } | Expr::OuterColumn { .. } => {
+            Err(ExecError::Core(rill_core::RillError::unsupported(format!(
+                "subquery expression {expr} in this position (subqueries are planned as joins by the \
+                 decorrelate_subqueries optimizer rule)"
+            ))))
+        }
     }
 }
 
