@@ -549,6 +549,128 @@ impl fmt::Display for AggregateFunction {
     }
 }
 
+/// A function evaluated over a window of rows (`… OVER (…)`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum WindowFunction {
+    /// `row_number()`: 1, 2, 3, … within the partition.
+    RowNumber,
+    /// `rank()`: 1 + the number of rows before the row's peer group.
+    Rank,
+    /// `dense_rank()`: 1 + the number of peer groups before the row's.
+    DenseRank,
+    /// An aggregate over the window frame.
+    Aggregate(AggregateFunction),
+}
+
+impl WindowFunction {
+    /// The window function of a SQL name (ranking functions and aggregates), if built in.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Some(match name.to_ascii_lowercase().as_str() {
+            "row_number" => WindowFunction::RowNumber,
+            "rank" => WindowFunction::Rank,
+            "dense_rank" => WindowFunction::DenseRank,
+            other => WindowFunction::Aggregate(AggregateFunction::from_name(other)?),
+        })
+    }
+
+    /// The SQL name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            WindowFunction::RowNumber => "row_number",
+            WindowFunction::Rank => "rank",
+            WindowFunction::DenseRank => "dense_rank",
+            WindowFunction::Aggregate(a) => a.name(),
+        }
+    }
+
+    /// The result type for arguments of the given types.
+    pub fn return_type(&self, args: &[DataType]) -> Result<DataType> {
+        match self {
+            WindowFunction::Aggregate(a) => a.return_type(args),
+            _ if !args.is_empty() => Err(RillError::type_mismatch(
+                format!("{}()", self.name()),
+                format!("expected no arguments, got {}", args.len()),
+            )),
+            _ => Ok(DataType::Int64),
+        }
+    }
+}
+
+impl fmt::Display for WindowFunction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Whether a window frame counts rows or ranges of order-key values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum WindowFrameUnits {
+    /// `ROWS`: offsets count rows.
+    Rows,
+    /// `RANGE`: `CURRENT ROW` includes the row's peers (equal order keys).
+    Range,
+}
+
+/// One end of a window frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum WindowFrameBound {
+    /// `UNBOUNDED PRECEDING`: the partition's first row.
+    UnboundedPreceding,
+    /// `n PRECEDING`.
+    Preceding(u64),
+    /// `CURRENT ROW` (with its peers under `RANGE`).
+    CurrentRow,
+    /// `n FOLLOWING`.
+    Following(u64),
+    /// `UNBOUNDED FOLLOWING`: the partition's last row.
+    UnboundedFollowing,
+}
+
+impl fmt::Display for WindowFrameBound {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WindowFrameBound::UnboundedPreceding => f.write_str("UNBOUNDED PRECEDING"),
+            WindowFrameBound::Preceding(n) => write!(f, "{n} PRECEDING"),
+            WindowFrameBound::CurrentRow => f.write_str("CURRENT ROW"),
+            WindowFrameBound::Following(n) => write!(f, "{n} FOLLOWING"),
+            WindowFrameBound::UnboundedFollowing => f.write_str("UNBOUNDED FOLLOWING"),
+        }
+    }
+}
+
+/// The rows of a partition an aggregate window function sees for each row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct WindowFrame {
+    /// Rows or ranges.
+    pub units: WindowFrameUnits,
+    /// The first row of the frame.
+    pub start: WindowFrameBound,
+    /// The last row of the frame.
+    pub end: WindowFrameBound,
+}
+
+impl WindowFrame {
+    /// SQL's default frame: `RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW`, which is the
+    /// whole partition when there is no ORDER BY (every row is a peer of every other).
+    pub fn default_frame() -> Self {
+        WindowFrame {
+            units: WindowFrameUnits::Range,
+            start: WindowFrameBound::UnboundedPreceding,
+            end: WindowFrameBound::CurrentRow,
+        }
+    }
+}
+
+impl fmt::Display for WindowFrame {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let units = match self.units {
+            WindowFrameUnits::Rows => "ROWS",
+            WindowFrameUnits::Range => "RANGE",
+        };
+        write!(f, "{units} BETWEEN {} AND {}", self.start, self.end)
+    }
+}
+
 /// A sort key: an expression, a direction and where NULLs go.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct SortExpr {
@@ -687,6 +809,20 @@ pub enum Expr {
         distinct: bool,
         /// `FILTER (WHERE …)`.
         filter: Option<Box<Expr>>,
+    },
+    /// A window function call (`f(args) OVER (PARTITION BY … ORDER BY … frame)`); only valid
+    /// in a `Window` node's expression list.
+    WindowFunction {
+        /// The function.
+        func: WindowFunction,
+        /// The arguments (empty for ranking functions and `count(*)`).
+        args: Vec<Expr>,
+        /// The partition keys.
+        partition_by: Vec<Expr>,
+        /// The order within each partition.
+        order_by: Vec<SortExpr>,
+        /// The frame of aggregate functions (ranking functions ignore it).
+        frame: WindowFrame,
     },
     /// `*` or `t.*` in a select list before expansion.
     Wildcard {
@@ -860,6 +996,36 @@ impl fmt::Display for Expr {
                     write!(f, " FILTER (WHERE {p})")?;
                 }
                 Ok(())
+            }
+            Expr::WindowFunction {
+                func,
+                args,
+                partition_by,
+                order_by,
+                frame,
+            } => {
+                write!(f, "{func}(")?;
+                if args.is_empty() && matches!(func, WindowFunction::Aggregate(_)) {
+                    f.write_str("*")?;
+                }
+                fmt_list(f, args)?;
+                f.write_str(") OVER (")?;
+                if !partition_by.is_empty() {
+                    f.write_str("PARTITION BY ")?;
+                    fmt_list(f, partition_by)?;
+                    f.write_str(" ")?;
+                }
+                if !order_by.is_empty() {
+                    f.write_str("ORDER BY ")?;
+                    for (i, o) in order_by.iter().enumerate() {
+                        if i > 0 {
+                            f.write_str(", ")?;
+                        }
+                        write!(f, "{o}")?;
+                    }
+                    f.write_str(" ")?;
+                }
+                write!(f, "{frame})")
             }
             Expr::Wildcard { qualifier: Some(q) } => write!(f, "{q}.*"),
             Expr::Wildcard { qualifier: None } => f.write_str("*"),
@@ -1045,6 +1211,10 @@ impl Expr {
                 let types = args.iter().map(|a| a.get_type(schema)).collect::<Result<Vec<_>>>()?;
                 func.return_type(&types)?
             }
+            Expr::WindowFunction { func, args, .. } => {
+                let types = args.iter().map(|a| a.get_type(schema)).collect::<Result<Vec<_>>>()?;
+                func.return_type(&types)?
+            }
             Expr::Wildcard { .. } => return Err(crate::internal_err!("wildcard '{self}' was not expanded")),
             Expr::Exists { .. } => DataType::Boolean,
             Expr::InSubquery { expr, subquery, .. } => {
@@ -1088,6 +1258,14 @@ impl Expr {
             }
             Expr::AggregateFunction {
                 func: AggregateFunction::Count,
+                ..
+            } => false,
+            Expr::WindowFunction {
+                func:
+                    WindowFunction::RowNumber
+                    | WindowFunction::Rank
+                    | WindowFunction::DenseRank
+                    | WindowFunction::Aggregate(AggregateFunction::Count),
                 ..
             } => false,
             Expr::Cast { expr, .. } => expr.nullable(schema)?,
@@ -1147,6 +1325,16 @@ impl Expr {
                 .collect(),
             Expr::ScalarFunction { args, .. } => args.iter().collect(),
             Expr::AggregateFunction { args, filter, .. } => args.iter().chain(filter.as_deref()).collect(),
+            Expr::WindowFunction {
+                args,
+                partition_by,
+                order_by,
+                ..
+            } => args
+                .iter()
+                .chain(partition_by)
+                .chain(order_by.iter().map(|o| &o.expr))
+                .collect(),
         }
     }
 
@@ -1252,6 +1440,27 @@ impl Expr {
                     filter,
                 }
             }
+            Expr::WindowFunction {
+                func,
+                args,
+                partition_by,
+                order_by,
+                frame,
+            } => {
+                let args = args.into_iter().map(&mut f).collect::<Result<_>>()?;
+                let partition_by = partition_by.into_iter().map(&mut f).collect::<Result<_>>()?;
+                let order_by = order_by
+                    .into_iter()
+                    .map(|o| Ok(SortExpr { expr: f(o.expr)?, ..o }))
+                    .collect::<Result<_>>()?;
+                Expr::WindowFunction {
+                    func,
+                    args,
+                    partition_by,
+                    order_by,
+                    frame,
+                }
+            }
         })
     }
 
@@ -1323,6 +1532,11 @@ impl Expr {
         self.exists(|e| matches!(e, Expr::AggregateFunction { .. }))
     }
 
+    /// Whether the expression contains a window function call.
+    pub fn contains_window(&self) -> bool {
+        self.exists(|e| matches!(e, Expr::WindowFunction { .. }))
+    }
+
     /// Whether the expression has no column reference (and so folds to a constant).
     pub fn is_constant(&self) -> bool {
         !self.exists(|e| {
@@ -1330,6 +1544,7 @@ impl Expr {
                 e,
                 Expr::Column(_)
                     | Expr::AggregateFunction { .. }
+                    | Expr::WindowFunction { .. }
                     | Expr::Wildcard { .. }
                     | Expr::ScalarSubquery(_)
                     | Expr::Exists { .. }

@@ -581,4 +581,27 @@ mod tests {
             .build();
         check(&plan, "Filter: t.a > 1\n  MapBatches: f\n    TableScan: t\n");
     }
+
+    #[test]
+    fn not_through_window() {
+        use crate::expr::{Expr, WindowFrame, WindowFunction};
+        let w = Expr::WindowFunction {
+            func: WindowFunction::RowNumber,
+            args: vec![],
+            partition_by: vec![col("a")],
+            order_by: vec![col("b").sort_asc()],
+            frame: WindowFrame::default_frame(),
+        }
+        .alias("rn");
+        let plan = scan("t", &["a", "b"])
+            .window(vec![w])
+            .unwrap()
+            .filter(col("rn").eq(lit(1i64)).and(col("a").gt(lit(0i64))))
+            .unwrap()
+            .build();
+        check(
+            &plan,
+            "Filter: rn = 1 AND t.a > 0\n  Window: row_number() OVER (PARTITION BY t.a ORDER BY t.b ASC NULLS LAST RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS rn\n    TableScan: t\n",
+        );
+    }
 }

@@ -234,6 +234,19 @@ fn prune(plan: &Arc<LogicalPlan>, req: &[bool]) -> Result<Arc<LogicalPlan>> {
             }
             rebuild(plan, new_inputs)
         }
+        LogicalPlan::Window {
+            input, window_exprs, ..
+        } => {
+            // Keep every window expression (they are cheap next to the sort they need) and
+            // the input columns required above or read by a window expression.
+            let n = input.schema().len();
+            let mut in_req = req[..n].to_vec();
+            for e in window_exprs {
+                add_refs(&mut in_req, input.schema(), e)?;
+            }
+            let new_input = prune(input, &in_req)?;
+            same_or(plan, input, new_input)
+        }
         LogicalPlan::Values { .. } | LogicalPlan::EmptyRelation { .. } => Ok(Arc::clone(plan)),
     }
 }
@@ -481,6 +494,29 @@ mod tests {
         check(
             &plan,
             "Projection: t.a\n  Limit: skip=0, fetch=5\n    Sort: t.b DESC NULLS FIRST\n      TableScan: t projection=[a, b]\n",
+        );
+    }
+
+    #[test]
+    fn window_keeps_the_columns_its_calls_read() {
+        use crate::expr::{AggregateFunction, Expr, WindowFrame, WindowFunction};
+        let w = Expr::WindowFunction {
+            func: WindowFunction::Aggregate(AggregateFunction::Sum),
+            args: vec![col("c")],
+            partition_by: vec![col("b")],
+            order_by: vec![],
+            frame: WindowFrame::default_frame(),
+        }
+        .alias("s");
+        let plan = scan("t", &["a", "b", "c", "d"])
+            .window(vec![w])
+            .unwrap()
+            .project(vec![col("a"), col("s")])
+            .unwrap()
+            .build();
+        check(
+            &plan,
+            "Projection: t.a, s\n  Window: sum(t.c) OVER (PARTITION BY t.b RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS s\n    TableScan: t projection=[a, b, c]\n",
         );
     }
 }

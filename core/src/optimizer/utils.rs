@@ -45,6 +45,9 @@ pub(crate) fn rebuild(plan: &LogicalPlan, mut inputs: Vec<Arc<LogicalPlan>>) -> 
                 .join(right, *join_type, on.clone(), filter.clone())?
                 .build()
         }
+        LogicalPlan::Window { window_exprs, .. } => LogicalPlanBuilder::from(inputs.remove(0))
+            .window(window_exprs.clone())?
+            .build(),
         LogicalPlan::SubqueryAlias { alias, .. } => LogicalPlanBuilder::from(inputs.remove(0)).alias(alias)?.build(),
         LogicalPlan::Union { .. } => {
             let mut iter = inputs.into_iter();

@@ -244,6 +244,52 @@ impl LogicalPlanBuilder {
         }))
     }
 
+    /// Computes window functions over the input: the output is the input's columns followed
+    /// by one column per window call (`Expr::WindowFunction`, possibly aliased).
+    pub fn window(self, window_exprs: Vec<Expr>) -> Result<Self> {
+        let input_schema = self.schema();
+        let mut fields: Vec<(Option<String>, arrow::datatypes::FieldRef)> = input_schema
+            .iter()
+            .map(|(q, f)| (q.map(str::to_string), Arc::clone(f)))
+            .collect();
+        let mut exprs = Vec::with_capacity(window_exprs.len());
+        for w in window_exprs {
+            let inner = match &w {
+                Expr::Alias { expr, .. } => expr.as_ref(),
+                e => e,
+            };
+            let Expr::WindowFunction {
+                args,
+                partition_by,
+                order_by,
+                ..
+            } = inner
+            else {
+                return Err(RillError::invalid_plan(format!("{w} is not a window function call")));
+            };
+            let nested = args
+                .iter()
+                .chain(partition_by)
+                .chain(order_by.iter().map(|o| &o.expr))
+                .any(|e| e.contains_window() || e.contains_aggregate());
+            if nested {
+                return Err(RillError::invalid_plan(format!(
+                    "window function calls cannot nest window or aggregate calls here: {w}"
+                )));
+            }
+            let w = crate::analyzer::coerce_keep_name(w, input_schema)?;
+            fields.push((None, w.to_field(input_schema)?));
+            exprs.push(w);
+        }
+        let schema = PlanSchema::new(fields);
+        check_unique_names(&schema)?;
+        Ok(Self::from(LogicalPlan::Window {
+            input: self.plan,
+            window_exprs: exprs,
+            schema: Arc::new(schema),
+        }))
+    }
+
     /// Joins with `right` on equi-key pairs and an optional residual filter.
     pub fn join(
         self,

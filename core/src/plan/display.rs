@@ -76,6 +76,7 @@ pub(crate) fn node_line(plan: &LogicalPlan) -> String {
         }
         LogicalPlan::SubqueryAlias { alias, .. } => format!("SubqueryAlias: {alias}"),
         LogicalPlan::MapBatches { func, .. } => format!("MapBatches: {}", func.name),
+        LogicalPlan::Window { window_exprs, .. } => format!("Window: {}", list(window_exprs)),
         LogicalPlan::EmptyRelation { produce_one_row, .. } => {
             format!("EmptyRelation: rows={}", u8::from(*produce_one_row))
         }

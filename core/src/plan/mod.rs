@@ -234,6 +234,16 @@ pub enum LogicalPlan {
         /// Output schema (the function must produce batches of exactly these fields).
         schema: PlanSchemaRef,
     },
+    /// Computes window functions: the output is the input's columns then one column per
+    /// window expression, row for row (the row order is not kept).
+    Window {
+        /// Input.
+        input: Arc<LogicalPlan>,
+        /// Window calls (`Expr::WindowFunction`, possibly aliased).
+        window_exprs: Vec<Expr>,
+        /// Output schema.
+        schema: PlanSchemaRef,
+    },
     /// No input rows, or one row with no columns (`SELECT 1`).
     EmptyRelation {
         /// One row?
@@ -255,6 +265,7 @@ impl LogicalPlan {
             | LogicalPlan::Values { schema, .. }
             | LogicalPlan::SubqueryAlias { schema, .. }
             | LogicalPlan::MapBatches { schema, .. }
+            | LogicalPlan::Window { schema, .. }
             | LogicalPlan::EmptyRelation { schema, .. } => schema,
             LogicalPlan::Filter { input, .. }
             | LogicalPlan::Sort { input, .. }
@@ -274,6 +285,7 @@ impl LogicalPlan {
             | LogicalPlan::Limit { input, .. }
             | LogicalPlan::Distinct { input }
             | LogicalPlan::SubqueryAlias { input, .. }
+            | LogicalPlan::Window { input, .. }
             | LogicalPlan::MapBatches { input, .. } => vec![input],
             LogicalPlan::Join { left, right, .. } => vec![left, right],
             LogicalPlan::Union { inputs, .. } => inputs.iter().collect(),
@@ -294,6 +306,7 @@ impl LogicalPlan {
             }
             LogicalPlan::Sort { exprs, .. } => exprs.iter().map(|s| &s.expr).collect(),
             LogicalPlan::Values { values, .. } => values.iter().flatten().collect(),
+            LogicalPlan::Window { window_exprs, .. } => window_exprs.iter().collect(),
             LogicalPlan::Limit { .. }
             | LogicalPlan::Union { .. }
             | LogicalPlan::Distinct { .. }
@@ -375,6 +388,13 @@ impl LogicalPlan {
                 inputs,
                 schema: Arc::clone(schema),
             },
+            LogicalPlan::Window {
+                window_exprs, schema, ..
+            } => LogicalPlan::Window {
+                input: next(),
+                window_exprs: window_exprs.clone(),
+                schema: Arc::clone(schema),
+            },
             LogicalPlan::MapBatches { func, schema, .. } => LogicalPlan::MapBatches {
                 input: next(),
                 func: func.clone(),
@@ -400,6 +420,7 @@ impl LogicalPlan {
             LogicalPlan::SubqueryAlias { .. } => "SubqueryAlias",
             LogicalPlan::EmptyRelation { .. } => "EmptyRelation",
             LogicalPlan::MapBatches { .. } => "MapBatches",
+            LogicalPlan::Window { .. } => "Window",
         }
     }
 

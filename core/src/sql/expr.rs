@@ -435,8 +435,8 @@ fn binary_op(op: &BinaryOperator) -> Option<BinaryOp> {
 
 fn function_to_expr(f: &ast::Function, node: &ast::Expr, ctx: ExprContext<'_>) -> Result<Expr> {
     let name = object_name(&f.name)?;
-    if f.over.is_some() {
-        return Err(unsupported_at(format!("window function {name}"), node));
+    if let Some(over) = &f.over {
+        return window_to_expr(f, &name, over, node, ctx);
     }
     if !f.within_group.is_empty() {
         return Err(unsupported_at(format!("{name} WITHIN GROUP"), node));
@@ -519,6 +519,145 @@ fn function_to_expr(f: &ast::Function, node: &ast::Expr, ctx: ExprContext<'_>) -
         }
     }
     Ok(Expr::ScalarFunction { func, args: exprs })
+}
+
+/// `f(args) OVER (PARTITION BY … ORDER BY … frame)`.
+fn window_to_expr(
+    f: &ast::Function,
+    name: &str,
+    over: &ast::WindowType,
+    node: &ast::Expr,
+    ctx: ExprContext<'_>,
+) -> Result<Expr> {
+    use crate::expr::{WindowFrame, WindowFrameBound, WindowFrameUnits, WindowFunction};
+    let Some(func) = WindowFunction::from_name(name) else {
+        return Err(unsupported_at(format!("window function '{name}'"), node));
+    };
+    let spec = match over {
+        ast::WindowType::WindowSpec(spec) if spec.window_name.is_none() => spec,
+        _ => return Err(unsupported_at("named windows (OVER w)", node)),
+    };
+    if f.filter.is_some() || !f.within_group.is_empty() || f.null_treatment.is_some() {
+        return Err(unsupported_at(
+            format!("FILTER / WITHIN GROUP / IGNORE NULLS on window function {name}"),
+            node,
+        ));
+    }
+    let args = match &f.args {
+        FunctionArguments::None => vec![],
+        FunctionArguments::Subquery(_) => return Err(unsupported_at("subquery as a function argument", node)),
+        FunctionArguments::List(list) => {
+            if !list.clauses.is_empty() {
+                return Err(unsupported_at(format!("clauses in the arguments of {name}"), node));
+            }
+            if matches!(list.duplicate_treatment, Some(DuplicateTreatment::Distinct)) {
+                return Err(unsupported_at(format!("DISTINCT in window function {name}"), node));
+            }
+            list.args.iter().collect::<Vec<_>>()
+        }
+    };
+    let mut exprs = Vec::with_capacity(args.len());
+    for a in &args {
+        match a {
+            FunctionArg::Unnamed(FunctionArgExpr::Wildcard)
+                if func == WindowFunction::Aggregate(AggregateFunction::Count) && args.len() == 1 => {}
+            FunctionArg::Unnamed(FunctionArgExpr::Expr(x)) => exprs.push(sql_to_expr(x, ctx)?),
+            _ => return Err(unsupported_at(format!("argument {a} of {name}"), node)),
+        }
+    }
+    let arity_ok = match func {
+        WindowFunction::Aggregate(AggregateFunction::Count) => exprs.len() <= 1,
+        WindowFunction::Aggregate(_) => exprs.len() == 1,
+        _ => exprs.is_empty(),
+    };
+    if !arity_ok {
+        return Err(RillError::type_mismatch(
+            format!("{name}() OVER"),
+            format!("wrong number of arguments: {}", exprs.len()),
+        ));
+    }
+    let partition_by = spec
+        .partition_by
+        .iter()
+        .map(|e| sql_to_expr(e, ctx))
+        .collect::<Result<Vec<_>>>()?;
+    let order_by = spec
+        .order_by
+        .iter()
+        .map(|o| {
+            if o.with_fill.is_some() {
+                return Err(unsupported_at("ORDER BY ... WITH FILL", &o.expr));
+            }
+            let asc = o.options.asc.unwrap_or(true);
+            Ok(crate::expr::SortExpr {
+                expr: sql_to_expr(&o.expr, ctx)?,
+                asc,
+                nulls_first: o.options.nulls_first.unwrap_or(!asc),
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let frame = match &spec.window_frame {
+        None => WindowFrame::default_frame(),
+        Some(wf) => {
+            let units = match wf.units {
+                ast::WindowFrameUnits::Rows => WindowFrameUnits::Rows,
+                ast::WindowFrameUnits::Range => WindowFrameUnits::Range,
+                ast::WindowFrameUnits::Groups => return Err(unsupported_at("GROUPS window frames", node)),
+            };
+            let bound = |b: &ast::WindowFrameBound| -> Result<WindowFrameBound> {
+                let offset = |e: &ast::Expr| -> Result<u64> {
+                    match e {
+                        ast::Expr::Value(v) => match &v.value {
+                            Value::Number(n, _) => n.parse::<u64>().ok(),
+                            _ => None,
+                        },
+                        _ => None,
+                    }
+                    .ok_or_else(|| {
+                        RillError::invalid_argument(
+                            "window frame",
+                            format!("frame offset '{e}' must be a non-negative integer literal"),
+                        )
+                    })
+                };
+                Ok(match b {
+                    ast::WindowFrameBound::CurrentRow => WindowFrameBound::CurrentRow,
+                    ast::WindowFrameBound::Preceding(None) => WindowFrameBound::UnboundedPreceding,
+                    ast::WindowFrameBound::Following(None) => WindowFrameBound::UnboundedFollowing,
+                    ast::WindowFrameBound::Preceding(Some(e)) => WindowFrameBound::Preceding(offset(e)?),
+                    ast::WindowFrameBound::Following(Some(e)) => WindowFrameBound::Following(offset(e)?),
+                })
+            };
+            let start = bound(&wf.start_bound)?;
+            let end = match &wf.end_bound {
+                Some(b) => bound(b)?,
+                None => WindowFrameBound::CurrentRow,
+            };
+            if start == WindowFrameBound::UnboundedFollowing || end == WindowFrameBound::UnboundedPreceding {
+                return Err(RillError::invalid_plan(format!(
+                    "window frame of {name} cannot start at UNBOUNDED FOLLOWING or end at UNBOUNDED PRECEDING"
+                )));
+            }
+            if units == WindowFrameUnits::Range
+                && order_by.len() != 1
+                && [start, end]
+                    .iter()
+                    .any(|b| matches!(b, WindowFrameBound::Preceding(_) | WindowFrameBound::Following(_)))
+            {
+                return Err(RillError::invalid_plan(format!(
+                    "RANGE window frames with offsets need exactly one ORDER BY key (in {name})"
+                )));
+            }
+            WindowFrame { units, start, end }
+        }
+    };
+    Ok(Expr::WindowFunction {
+        func,
+        args: exprs,
+        partition_by,
+        order_by,
+        frame,
+    })
 }
 
 fn date_part_name(field: &DateTimeField, node: &ast::Expr) -> Result<String> {

@@ -186,6 +186,16 @@ impl<'a> QueryPlanner<'a> {
                 set_quantifier,
                 right,
             } => {
+                if matches!(op, SetOperator::Intersect | SetOperator::Except) {
+                    let all = match set_quantifier {
+                        SetQuantifier::All => true,
+                        SetQuantifier::Distinct | SetQuantifier::None => false,
+                        other => return Err(unsupported_at(format!("{op} {other}"), body)),
+                    };
+                    let l = self.plan_set_expr(left)?;
+                    let r = self.plan_set_expr(right)?;
+                    return plan_intersect_except(l, r, *op == SetOperator::Intersect, all);
+                }
                 if *op != SetOperator::Union {
                     return Err(unsupported_at(format!("{op}"), body));
                 }
@@ -265,6 +275,11 @@ impl<'a> QueryPlanner<'a> {
                     "aggregate functions are not allowed in WHERE: {predicate}"
                 )));
             }
+            if predicate.contains_window() {
+                return Err(RillError::invalid_plan(format!(
+                    "window functions are not allowed in WHERE: {predicate}"
+                )));
+            }
             builder = builder.filter(predicate)?;
         }
         let input_schema = builder.schema().clone();
@@ -335,6 +350,11 @@ impl<'a> QueryPlanner<'a> {
                             sql_to_expr(g, alias_ctx)?
                         }
                     };
+                    if e.contains_window() {
+                        return Err(RillError::invalid_plan(format!(
+                            "window functions are not allowed in GROUP BY: {e}"
+                        )));
+                    }
                     if !group_exprs.contains(&e) {
                         group_exprs.push(e);
                     }
@@ -418,7 +438,52 @@ impl<'a> QueryPlanner<'a> {
             }
         }
         if let Some(h) = having {
+            if h.contains_window() {
+                return Err(RillError::invalid_plan(format!(
+                    "window functions are not allowed in HAVING: {h}"
+                )));
+            }
             builder = builder.filter(h)?;
+        }
+        // Window functions: computed by one Window node between HAVING and the projection.
+        let mut windows: Vec<Expr> = Vec::new();
+        for e in items
+            .iter()
+            .map(|i| &i.expr)
+            .chain(sort_targets.iter().filter_map(|(t, _)| match t {
+                SortTarget::Expr(e) => Some(e),
+                SortTarget::Output(_) => None,
+            }))
+        {
+            collect_windows(e, &mut windows);
+        }
+        if !windows.is_empty() {
+            // Calls with the same PARTITION BY / ORDER BY next to each other share one sort.
+            windows.sort_by_cached_key(window_spec_key);
+            let base = builder.schema().len();
+            builder = builder.window(windows.clone())?;
+            let win_schema = builder.schema().clone();
+            let mapping: Vec<(Expr, Expr)> = windows
+                .into_iter()
+                .enumerate()
+                .map(|(i, w)| (w, Expr::Column(win_schema.column(base + i))))
+                .collect();
+            let replace = |e: Expr| -> Result<Expr> {
+                e.transform_down(&mut |x| {
+                    Ok(match mapping.iter().find(|(from, _)| *from == x) {
+                        Some((_, to)) => to.clone(),
+                        None => x,
+                    })
+                })
+            };
+            for item in &mut items {
+                item.expr = replace(item.expr.clone())?;
+            }
+            for (t, _) in &mut sort_targets {
+                if let SortTarget::Expr(e) = t {
+                    *e = replace(e.clone())?;
+                }
+            }
         }
         // Projection, DISTINCT, ORDER BY.
         let distinct = match &select.distinct {
@@ -759,6 +824,90 @@ fn equi_key(term: &Expr, left: &PlanSchema, right: &PlanSchema) -> Option<(Expr,
         Some((b.as_ref().clone(), a.as_ref().clone()))
     } else {
         None
+    }
+}
+
+/// `INTERSECT [ALL]` / `EXCEPT [ALL]` as an aggregate over the tagged union of both inputs:
+/// each row carries `1` in the column of its side, the rows are grouped on all columns (so
+/// NULLs match NULLs, as set operations require) and a group is kept when it occurs on both
+/// sides (INTERSECT) or only on the left (EXCEPT). The ALL forms number the copies of each
+/// row on each side (`row_number() OVER (PARTITION BY all columns)`) and group on the number
+/// too, which keeps `min(l, r)` copies for INTERSECT ALL and `l - r` for EXCEPT ALL.
+fn plan_intersect_except(
+    left: Arc<LogicalPlan>,
+    right: Arc<LogicalPlan>,
+    intersect: bool,
+    all: bool,
+) -> Result<Arc<LogicalPlan>> {
+    use crate::expr::{lit, WindowFrame, WindowFunction};
+    const IN_LEFT: &str = "__rill_in_left";
+    const IN_RIGHT: &str = "__rill_in_right";
+    const COPY: &str = "__rill_copy";
+    let what = if intersect { "INTERSECT" } else { "EXCEPT" };
+    let width = left.schema().len();
+    if right.schema().len() != width {
+        return Err(RillError::invalid_plan(format!(
+            "{what} inputs have {width} and {} columns",
+            right.schema().len()
+        )));
+    }
+    let tag = |plan: Arc<LogicalPlan>, l: i64, r: i64| -> Result<Arc<LogicalPlan>> {
+        let schema = plan.schema().as_ref().clone();
+        let cols: Vec<Expr> = (0..width).map(|i| Expr::Column(schema.column(i))).collect();
+        let mut b = LogicalPlanBuilder::from(plan);
+        let mut exprs = cols.clone();
+        if all {
+            b = b.window(vec![Expr::WindowFunction {
+                func: WindowFunction::RowNumber,
+                args: vec![],
+                partition_by: cols,
+                order_by: vec![],
+                frame: WindowFrame::default_frame(),
+            }
+            .alias(COPY)])?;
+            exprs.push(Expr::Column(Column::new_unqualified(COPY)));
+        }
+        exprs.push(lit(l).alias(IN_LEFT));
+        exprs.push(lit(r).alias(IN_RIGHT));
+        Ok(b.project(exprs)?.build())
+    };
+    let union = LogicalPlanBuilder::from(tag(left, 1, 0)?).union(tag(right, 0, 1)?)?;
+    let schema = union.schema().clone();
+    let keys = width + usize::from(all);
+    let group: Vec<Expr> = (0..keys).map(|i| Expr::Column(schema.column(i))).collect();
+    let side = |name: &str| crate::expr::max(Expr::Column(Column::new_unqualified(name))).alias(name);
+    let agg = union.aggregate(group, vec![side(IN_LEFT), side(IN_RIGHT)])?;
+    let in_left = Expr::Column(Column::new_unqualified(IN_LEFT)).eq(lit(1i64));
+    let in_right = Expr::Column(Column::new_unqualified(IN_RIGHT)).eq(lit(i64::from(intersect)));
+    let agg_schema = agg.schema().clone();
+    let out: Vec<Expr> = (0..width).map(|i| Expr::Column(agg_schema.column(i))).collect();
+    Ok(agg.filter(in_left.and(in_right))?.project(out)?.build())
+}
+
+fn collect_windows(e: &Expr, out: &mut Vec<Expr>) {
+    e.apply(&mut |x| {
+        if matches!(x, Expr::WindowFunction { .. }) {
+            if !out.contains(x) {
+                out.push(x.clone());
+            }
+            Recursion::Skip
+        } else {
+            Recursion::Continue
+        }
+    });
+}
+
+/// The PARTITION BY / ORDER BY of a window call, as a key that groups equal specifications.
+fn window_spec_key(e: &Expr) -> String {
+    match e {
+        Expr::WindowFunction {
+            partition_by, order_by, ..
+        } => {
+            let p: Vec<String> = partition_by.iter().map(ToString::to_string).collect();
+            let o: Vec<String> = order_by.iter().map(ToString::to_string).collect();
+            format!("{}|{}", p.join(","), o.join(","))
+        }
+        _ => String::new(),
     }
 }
 

@@ -443,16 +443,20 @@ fn union_and_values() {
     );
     let p = env.plan_sql("SELECT column1 FROM (VALUES (1), (2)) AS v").unwrap();
     assert_eq!(p.schema().field(0).name(), "column1");
-    let e = err(&env, "SELECT a FROM t INTERSECT SELECT a FROM u");
-    match e {
-        RillError::Unsupported { feature, location } => {
-            assert!(feature.contains("INTERSECT"), "{feature}");
-            assert!(location.is_some());
-        }
-        other => panic!("{other}"),
-    }
-    let e = err(&env, "SELECT a FROM t EXCEPT SELECT a FROM u");
-    assert!(e.to_string().contains("EXCEPT"), "{e}");
+    // INTERSECT / EXCEPT: an aggregate over the tagged union (NULLs group together).
+    let p = plan(&env, "SELECT a FROM t INTERSECT SELECT a FROM u");
+    assert!(
+        p.contains("Filter: __rill_in_left = 1 AND __rill_in_right = 1")
+            && p.contains("Aggregate: groupBy=[a], aggr=[max(__rill_in_left) AS __rill_in_left"),
+        "{p}"
+    );
+    let p = plan(&env, "SELECT a FROM t EXCEPT ALL SELECT a FROM u");
+    assert!(
+        p.contains("__rill_in_right = 0") && p.contains("Window: row_number() OVER (PARTITION BY t.a"),
+        "{p}"
+    );
+    let e = err(&env, "SELECT a, b FROM t EXCEPT SELECT a FROM u");
+    assert!(e.to_string().contains("EXCEPT inputs have 2 and 1 columns"), "{e}");
 }
 
 #[test]
@@ -467,9 +471,12 @@ fn unsupported_constructs_have_locations() {
         }
         other => panic!("{other}"),
     }
-    let e = err(&env, "SELECT rank() OVER (ORDER BY a) FROM t");
+    let e = err(
+        &env,
+        "SELECT sum(a) OVER (ORDER BY a GROUPS BETWEEN 1 PRECEDING AND CURRENT ROW) FROM t",
+    );
     assert!(
-        e.to_string().contains("window function rank") && e.to_string().contains("line 1, column 8"),
+        e.to_string().contains("GROUPS window frames") && e.to_string().contains("line 1, column 8"),
         "{e}"
     );
     let e = err(&env, "SELECT t.a FROM t JOIN u ON t.a IN (SELECT a FROM u)");
@@ -797,6 +804,39 @@ fn explain_and_dml_errors() {
         .to_string()
         .contains("fake executor"));
     assert!(env.catalog().get("c").is_none());
+}
+
+#[test]
+fn window_functions_are_lifted_into_a_window_node() {
+    let env = env();
+    assert_eq!(
+        plan(
+            &env,
+            "SELECT a, row_number() OVER (PARTITION BY b ORDER BY a) AS rn, sum(a) OVER (PARTITION BY b) FROM t ORDER BY rn"
+        ),
+        "Sort: rn ASC NULLS LAST\n  \
+         Projection: t.a, row_number() OVER (PARTITION BY t.b ORDER BY t.a ASC NULLS LAST RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS rn, sum(t.a) OVER (PARTITION BY t.b RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)\n    \
+         Window: sum(t.a) OVER (PARTITION BY t.b RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW), row_number() OVER (PARTITION BY t.b ORDER BY t.a ASC NULLS LAST RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)\n      \
+         TableScan: t\n"
+    );
+    // Over an aggregate: the window reads the aggregate's output.
+    let p = plan(&env, "SELECT b, rank() OVER (ORDER BY sum(a) DESC) FROM t GROUP BY b");
+    assert!(
+        p.contains("Window: rank() OVER (ORDER BY sum(t.a) DESC NULLS FIRST"),
+        "{p}"
+    );
+    assert!(p.contains("Aggregate: groupBy=[t.b], aggr=[sum(t.a)"), "{p}");
+    let e = err(&env, "SELECT a FROM t WHERE rank() OVER (ORDER BY a) = 1");
+    assert!(e.to_string().contains("not allowed in WHERE"), "{e}");
+    let e = err(&env, "SELECT a FROM t GROUP BY a HAVING rank() OVER (ORDER BY a) = 1");
+    assert!(e.to_string().contains("not allowed in HAVING"), "{e}");
+    let e = err(
+        &env,
+        "SELECT sum(a) OVER (ROWS BETWEEN UNBOUNDED FOLLOWING AND CURRENT ROW) FROM t",
+    );
+    assert!(e.to_string().contains("UNBOUNDED FOLLOWING"), "{e}");
+    let e = err(&env, "SELECT rank(a) OVER () FROM t");
+    assert!(e.to_string().contains("arguments"), "{e}");
 }
 
 /// The predicate of the first `Filter` in `plan`.

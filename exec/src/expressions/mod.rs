@@ -125,6 +125,9 @@ pub fn create_physical_expr(expr: &Expr, schema: &PlanSchema) -> Result<Arc<dyn 
         Expr::AggregateFunction { .. } => Err(ExecError::Internal {
             message: format!("aggregate {expr} outside an aggregation"),
         }),
+        Expr::WindowFunction { .. } => Err(ExecError::Internal {
+            message: format!("window function {expr} outside a Window node"),
+        }),
         Expr::Wildcard { .. } => Err(ExecError::Internal {
             message: format!("wildcard {expr} was not expanded"),
         }),

@@ -10,6 +10,7 @@ pub mod merge;
 pub mod projection;
 pub mod sort;
 pub mod union;
+pub mod window;
 
 #[cfg(test)]
 pub(crate) mod testkit;

@@ -39,6 +39,7 @@ use crate::operators::merge::SortPreservingMergeExec;
 use crate::operators::projection::ProjectionExec;
 use crate::operators::sort::SortExec;
 use crate::operators::union::UnionExec;
+use crate::operators::window::{WindowCall, WindowExec};
 use crate::physical_expr::{ColumnExpr, PhysicalSortExpr};
 use crate::plan::{ExchangeExec, ExecutionPlan, Partitioning};
 
@@ -169,6 +170,11 @@ impl Planner<'_> {
                 Ok(Arc::new(MemoryExec::try_new(partitions, arrow_schema, None, 1)?))
             }
             LogicalPlan::SubqueryAlias { input, .. } => self.plan(input),
+            LogicalPlan::Window {
+                input,
+                window_exprs,
+                schema,
+            } => self.plan_window(input, window_exprs, schema),
             LogicalPlan::MapBatches { input, func, schema } => {
                 let child = self.plan(input)?;
                 Ok(Arc::new(MapBatchesExec::try_new(
@@ -278,6 +284,103 @@ impl Planner<'_> {
             return Err(exec_internal!("partial aggregate lost its type"));
         };
         Ok(Arc::new(HashAggregateExec::final_for(partial_ref, routed)?))
+    }
+
+    /// Window calls: each run of calls with the same PARTITION BY / ORDER BY gets a hash
+    /// exchange on the partition keys (one subtask without them), a sort on (partition keys,
+    /// order keys) and a `WindowExec` that appends the run's columns.
+    fn plan_window(
+        &self,
+        input: &LogicalPlan,
+        window_exprs: &[Expr],
+        output: &PlanSchema,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let mut child = self.plan(input)?;
+        let base = input.schema().len();
+        let mut done = 0;
+        while done < window_exprs.len() {
+            let spec = |e: &Expr| match e {
+                Expr::Alias { expr, .. } => match expr.as_ref() {
+                    Expr::WindowFunction {
+                        partition_by, order_by, ..
+                    } => Some((partition_by.clone(), order_by.clone())),
+                    _ => None,
+                },
+                Expr::WindowFunction {
+                    partition_by, order_by, ..
+                } => Some((partition_by.clone(), order_by.clone())),
+                _ => None,
+            };
+            let Some((partition_by, order_by)) = spec(&window_exprs[done]) else {
+                return Err(exec_internal!("{} is not a window function call", window_exprs[done]));
+            };
+            let run = window_exprs[done..]
+                .iter()
+                .take_while(|e| spec(e).as_ref() == Some(&(partition_by.clone(), order_by.clone())))
+                .count();
+            // The schema the run's expressions see: the input plus the earlier runs' columns.
+            let current = PlanSchema::new(
+                output
+                    .iter()
+                    .take(base + done)
+                    .map(|(q, f)| (q.map(str::to_string), Arc::clone(f)))
+                    .collect(),
+            );
+            let pkeys = partition_by
+                .iter()
+                .map(|e| create_physical_expr(e, &current))
+                .collect::<Result<Vec<_>>>()?;
+            let okeys = self.sort_keys(&order_by, &current)?;
+            let routed = if pkeys.is_empty() {
+                if child.parallelism() == 1 {
+                    child
+                } else {
+                    exchange(child, Partitioning::Single, 1)
+                }
+            } else if child.parallelism() == 1 && self.partitions() == 1 {
+                child
+            } else {
+                exchange(child, Partitioning::Hash(pkeys.clone()), self.partitions())
+            };
+            let sort_keys: Vec<PhysicalSortExpr> = pkeys
+                .iter()
+                .map(|e| PhysicalSortExpr {
+                    expr: Arc::clone(e),
+                    asc: true,
+                    nulls_first: false,
+                })
+                .chain(okeys.iter().cloned())
+                .collect();
+            let sorted: Arc<dyn ExecutionPlan> = if sort_keys.is_empty() {
+                routed
+            } else {
+                Arc::new(SortExec::try_new(sort_keys, routed, None)?)
+            };
+            let mut calls = Vec::with_capacity(run);
+            for (j, e) in window_exprs[done..done + run].iter().enumerate() {
+                let field = output.field(base + done + j);
+                let inner = match e {
+                    Expr::Alias { expr, .. } => expr.as_ref(),
+                    e => e,
+                };
+                let Expr::WindowFunction { func, args, frame, .. } = inner else {
+                    return Err(exec_internal!("{e} is not a window function call"));
+                };
+                calls.push(WindowCall {
+                    func: *func,
+                    args: args
+                        .iter()
+                        .map(|a| create_physical_expr(a, &current))
+                        .collect::<Result<_>>()?,
+                    frame: *frame,
+                    name: field.name().clone(),
+                    return_type: field.data_type().clone(),
+                });
+            }
+            child = Arc::new(WindowExec::try_new(pkeys, okeys, calls, sorted)?);
+            done += run;
+        }
+        rename_to(child, output)
     }
 
     fn plan_join(

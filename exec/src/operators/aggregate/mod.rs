@@ -10,7 +10,7 @@
 //! `a[sum]`, `a[count]`); `Final` merges such states (after a hash exchange on the group
 //! columns) into final values. DISTINCT aggregates run in `Single` mode only.
 
-mod accumulators;
+pub(crate) mod accumulators;
 mod groups;
 
 use std::any::Any;
