@@ -297,7 +297,7 @@ def run_rill(rill, n, data, args):
             return Result(median=float(m.group(2)), rows=int(m.group(3)))
         m = RILL_FAILED.match(line.rstrip("\n"))
         if m and int(m.group(1)) == n:
-            return Result(status="error", reason=one_line(m.group(2)))
+            return Result(status="error", reason=one_line(re.sub(r"^error:\s*", "", m.group(2))))
     return Result(status="error", reason=one_line(stderr or "".join(lines)) or "no output")
 
 
