@@ -345,6 +345,13 @@ def render_table(queries, results, args, data, versions):
     out.append("Queries over 3× DuckDB: " + (", ".join(over) if over else "none"))
     if failed_rill:
         out.append("Queries Rill did not complete: " + ", ".join(failed_rill))
+    mismatched = []
+    for n in queries:
+        counts = {e: results[n][e].rows for e in ENGINES if results[n][e].ok and results[n][e].rows is not None}
+        if len(set(counts.values())) > 1:
+            mismatched.append(f"Q{n:02d} (" + ", ".join(f"{e} {c}" for e, c in counts.items()) + ")")
+    if mismatched:
+        out.append("Row counts differ: " + ", ".join(mismatched))
     notes = [
         f"- Q{n:02d} {e}: {results[n][e].status}: {results[n][e].reason}"
         for n in queries for e in ENGINES if not results[n][e].ok
