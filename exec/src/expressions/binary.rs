@@ -581,7 +581,13 @@ impl PhysicalExpr for BinaryExpr {
             return Ok(ColumnarValue::Scalar(ScalarValue::try_new_null(&self.result_type)?));
         }
         let all_scalar = matches!((&l, &r), (ColumnarValue::Scalar(_), ColumnarValue::Scalar(_)));
-        let (l, r) = (unpack_dictionary(l, self)?, unpack_dictionary(r, self)?);
+        let (l, r) = if self.dictionary_against_scalar(&l, &r) {
+            // arrow's comparison kernels compare a dictionary with a scalar on the dictionary
+            // values once and map the result through the keys.
+            (l, r)
+        } else {
+            (unpack_dictionary(l, self)?, unpack_dictionary(r, self)?)
+        };
         let (lo, ro) = (Operand::new(l)?, Operand::new(r)?);
         let out = if self.op.is_comparison() {
             self.evaluate_comparison(&lo, &ro)?
@@ -598,6 +604,24 @@ impl PhysicalExpr for BinaryExpr {
 
     fn as_any(&self) -> &dyn Any {
         self
+    }
+}
+
+impl BinaryExpr {
+    /// Whether this is an ordering comparison of a dictionary array with a scalar of the
+    /// dictionary's value type, which the comparison kernels evaluate on the dictionary values.
+    fn dictionary_against_scalar(&self, l: &ColumnarValue, r: &ColumnarValue) -> bool {
+        use BinaryOp::*;
+        if !matches!(self.op, Eq | NotEq | Lt | LtEq | Gt | GtEq) {
+            return false;
+        }
+        match (l, r) {
+            (ColumnarValue::Array(a), ColumnarValue::Scalar(s))
+            | (ColumnarValue::Scalar(s), ColumnarValue::Array(a)) => {
+                matches!(a.data_type(), DataType::Dictionary(_, v) if v.as_ref() == &s.data_type())
+            }
+            _ => false,
+        }
     }
 }
 

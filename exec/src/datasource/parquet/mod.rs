@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, BooleanArray, RecordBatch};
 use arrow::compute::SortOptions;
-use arrow::datatypes::{Schema, SchemaRef};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::error::ArrowError;
 use parquet::arrow::arrow_reader::{
     ArrowPredicate, ArrowPredicateFn, ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReader,
@@ -24,6 +24,7 @@ use parquet::arrow::arrow_reader::{
 use parquet::arrow::ProjectionMask;
 use parquet::file::metadata::PageIndexPolicy;
 use rill_core::catalog::{ColumnStatistics, FilterPushdown, Statistics};
+use rill_core::expr::BinaryOp;
 use rill_core::{Column, Expr, PlanSchema, ScalarValue, TableSource};
 
 use self::pruning::{resolve_column, PruningPredicate, RowGroupStatistics};
@@ -241,6 +242,8 @@ struct ScanUnit {
 struct RowPredicate {
     columns: Vec<usize>,
     expr: Arc<dyn PhysicalExpr>,
+    /// The unqualified logical filter.
+    logical: Expr,
 }
 
 /// Scans a [`ParquetTable`].
@@ -252,6 +255,9 @@ pub struct ParquetScanExec {
     filters: Vec<Expr>,
     predicate: Arc<PruningPredicate>,
     row_predicates: Vec<RowPredicate>,
+    /// Per file, reader metadata that reads the filter-only string columns dictionary-encoded,
+    /// when there are such columns.
+    dictionary_metadata: Option<Arc<[ArrowReaderMetadata]>>,
     units: Vec<ScanUnit>,
     parallelism: usize,
     batch_size: usize,
@@ -282,6 +288,72 @@ fn unqualify(expr: &Expr, schema: &Schema) -> Option<Expr> {
     }
 }
 
+/// `column op literal` (either side), as (column name, op with the column on the left, literal).
+fn column_comparison(expr: &Expr) -> Option<(&str, BinaryOp, &ScalarValue)> {
+    let Expr::Binary { left, op, right } = expr else {
+        return None;
+    };
+    if !matches!(
+        op,
+        BinaryOp::Eq | BinaryOp::NotEq | BinaryOp::Lt | BinaryOp::LtEq | BinaryOp::Gt | BinaryOp::GtEq
+    ) {
+        return None;
+    }
+    match (left.as_ref(), right.as_ref()) {
+        (Expr::Column(c), Expr::Literal(v)) => Some((c.name.as_str(), *op, v)),
+        (Expr::Literal(v), Expr::Column(c)) => Some((c.name.as_str(), op.swap()?, v)),
+        _ => None,
+    }
+}
+
+/// A rough fraction of rows `expr` keeps, from the table statistics where they help.
+fn estimated_selectivity(expr: &Expr, schema: &Schema, statistics: &Statistics) -> f64 {
+    if let Some((name, op, value)) = column_comparison(expr) {
+        let stats = resolve_column(schema, name).and_then(|i| statistics.columns.get(i));
+        let distinct = stats.and_then(|s| s.distinct_count).filter(|d| *d > 0);
+        let range = stats.and_then(|s| {
+            let (lo, hi, v) = (s.min.as_ref()?.as_i64()?, s.max.as_ref()?.as_i64()?, value.as_i64()?);
+            (hi > lo).then_some((lo as f64, hi as f64, v as f64))
+        });
+        let fraction_below = range.map(|(lo, hi, v)| ((v - lo) / (hi - lo + 1.0)).clamp(0.0, 1.0));
+        return match op {
+            BinaryOp::Eq => distinct.map_or(0.1, |d| 1.0 / d as f64),
+            BinaryOp::NotEq => 0.9,
+            BinaryOp::Lt | BinaryOp::LtEq => fraction_below.unwrap_or(0.33),
+            _ => fraction_below.map_or(0.33, |f| 1.0 - f),
+        };
+    }
+    match expr {
+        Expr::InList {
+            list, negated: false, ..
+        } => (0.1 * list.len() as f64).min(0.9),
+        Expr::IsNull(_) => 0.1,
+        _ => 0.5,
+    }
+}
+
+/// A rough per-row cost of decoding `columns` and evaluating `expr`: fixed-width columns (and
+/// strings read dictionary-encoded) cost 1, other strings and nested values 4, and pattern
+/// matching adds 4.
+fn estimated_cost(expr: &Expr, columns: &[usize], schema: &Schema, dictionary: &BTreeSet<usize>) -> f64 {
+    let decode: f64 = columns
+        .iter()
+        .map(|&c| {
+            if dictionary.contains(&c) || schema.field(c).data_type().primitive_width().is_some() {
+                1.0
+            } else {
+                4.0
+            }
+        })
+        .sum();
+    let matching = if expr.exists(|e| matches!(e, Expr::Like { .. })) {
+        4.0
+    } else {
+        0.0
+    };
+    decode + matching
+}
+
 fn compile_row_predicate(filter: &Expr, schema: &Schema) -> Option<RowPredicate> {
     let expr = unqualify(filter, schema)?;
     let columns: BTreeSet<usize> = expr
@@ -298,7 +370,87 @@ fn compile_row_predicate(filter: &Expr, schema: &Schema) -> Option<RowPredicate>
     Some(RowPredicate {
         columns,
         expr: compiled,
+        logical: expr,
     })
+}
+
+/// The string columns worth reading dictionary-encoded: read by filters only in comparisons
+/// with a literal, which are evaluated once per dictionary value. Where they are also projected,
+/// the rows that survive the filters are cast back to plain strings.
+fn dictionary_columns(predicates: &[RowPredicate], schema: &Schema) -> BTreeSet<usize> {
+    let mut candidates = BTreeSet::new();
+    let mut excluded = BTreeSet::new();
+    for p in predicates {
+        let simple = column_comparison(&p.logical).is_some();
+        for &c in &p.columns {
+            let string = matches!(schema.field(c).data_type(), DataType::Utf8 | DataType::LargeUtf8);
+            if simple && string {
+                candidates.insert(c);
+            } else {
+                excluded.insert(c);
+            }
+        }
+    }
+    candidates.difference(&excluded).copied().collect()
+}
+
+/// Orders the filters so that cheap, selective ones run first: later filters decode only the
+/// rows earlier ones kept. The rank is the classic cost / (1 - selectivity).
+fn order_row_predicates(
+    predicates: Vec<RowPredicate>,
+    schema: &Schema,
+    statistics: &Statistics,
+    dictionary: &BTreeSet<usize>,
+) -> Vec<RowPredicate> {
+    let mut ranked: Vec<(f64, RowPredicate)> = predicates
+        .into_iter()
+        .map(|p| {
+            let selectivity = estimated_selectivity(&p.logical, schema, statistics);
+            let cost = estimated_cost(&p.logical, &p.columns, schema, dictionary);
+            (cost / (1.0 - selectivity).max(0.01), p)
+        })
+        .collect();
+    ranked.sort_by(|a, b| a.0.total_cmp(&b.0));
+    ranked.into_iter().map(|(_, p)| p).collect()
+}
+
+/// Reader metadata for `file` that reads `columns` as `Dictionary(Int32, _)` where every row
+/// group stores them dictionary-encoded (elsewhere, reading a dictionary would only add work).
+///
+/// # Errors
+/// [`ExecError::CorruptFile`] if the reader rejects the schema.
+fn dictionary_reader_metadata(file: &ParquetFile, columns: &BTreeSet<usize>) -> Result<ArrowReaderMetadata> {
+    let md = file.metadata.metadata();
+    let schema = file.metadata.schema();
+    let parquet_schema = md.file_metadata().schema_descr();
+    let dictionary_encoded = |c: usize| {
+        let leaves: Vec<usize> = (0..parquet_schema.num_columns())
+            .filter(|&l| parquet_schema.get_column_root_idx(l) == c)
+            .collect();
+        leaves.len() == 1
+            && md
+                .row_groups()
+                .iter()
+                .all(|rg| leaves.iter().all(|&l| rg.column(l).dictionary_page_offset().is_some()))
+    };
+    let fields: Vec<Arc<Field>> = schema
+        .fields()
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            if columns.contains(&i) && dictionary_encoded(i) {
+                let t = DataType::Dictionary(Box::new(DataType::Int32), Box::new(f.data_type().clone()));
+                Arc::new(f.as_ref().clone().with_data_type(t))
+            } else {
+                Arc::clone(f)
+            }
+        })
+        .collect();
+    let hint = Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()));
+    let options = ArrowReaderOptions::new()
+        .with_page_index_policy(PageIndexPolicy::Optional)
+        .with_schema(hint);
+    ArrowReaderMetadata::try_new(Arc::clone(md), options).map_err(|e| corrupt(&file.path, None, e))
 }
 
 impl ParquetScanExec {
@@ -338,6 +490,21 @@ impl ParquetScanExec {
             .iter()
             .filter_map(|c| compile_row_predicate(c, &table_schema))
             .collect();
+        let dictionary_columns = dictionary_columns(&row_predicates, &table_schema);
+        let row_predicates =
+            order_row_predicates(row_predicates, &table_schema, &table.statistics, &dictionary_columns);
+        let dictionary_metadata = if dictionary_columns.is_empty() {
+            None
+        } else {
+            Some(
+                table
+                    .files
+                    .iter()
+                    .map(|f| dictionary_reader_metadata(f, &dictionary_columns))
+                    .collect::<Result<Vec<_>>>()?
+                    .into(),
+            )
+        };
 
         // static row-group pruning
         let mut kept: Vec<(usize, usize)> = Vec::new();
@@ -383,6 +550,7 @@ impl ParquetScanExec {
             filters: filters.to_vec(),
             predicate: Arc::new(predicate),
             row_predicates,
+            dictionary_metadata,
             units,
             parallelism,
             batch_size: batch_size.max(1),
@@ -462,6 +630,7 @@ impl ExecutionPlan for ParquetScanExec {
             output_map,
             predicate: Arc::clone(&self.predicate),
             row_predicates: self.row_predicates.clone(),
+            dictionary_metadata: self.dictionary_metadata.clone(),
             work,
             next: 0,
             current: None,
@@ -484,6 +653,7 @@ struct ParquetSource {
     output_map: Vec<usize>,
     predicate: Arc<PruningPredicate>,
     row_predicates: Vec<RowPredicate>,
+    dictionary_metadata: Option<Arc<[ArrowReaderMetadata]>>,
     work: Vec<(usize, usize)>,
     next: usize,
     current: Option<(ParquetRecordBatchReader, usize, usize)>,
@@ -522,7 +692,14 @@ impl ParquetSource {
             source: e,
         })?;
         let mask = ProjectionMask::roots(parquet_schema, self.read_columns.iter().copied());
-        let mut builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, pf.metadata.clone())
+        let metadata = match &self.dictionary_metadata {
+            Some(m) => m
+                .get(file_idx)
+                .ok_or_else(|| crate::exec_internal!("no reader metadata for file {file_idx}"))?
+                .clone(),
+            None => pf.metadata.clone(),
+        };
+        let mut builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, metadata)
             .with_row_groups(vec![rg])
             .with_projection(mask)
             .with_batch_size(self.batch_size);
@@ -560,6 +737,33 @@ impl ParquetSource {
             .map_err(|e| corrupt(&pf.path, Some(format!("row group {rg}")), e))?;
         ctx.metrics.add("row_groups_read", 1);
         Ok(Some(reader))
+    }
+
+    /// Casts the columns read dictionary-encoded back to the table's types.
+    fn undo_dictionaries(&self, batch: RecordBatch) -> Result<RecordBatch> {
+        if !batch
+            .columns()
+            .iter()
+            .any(|c| matches!(c.data_type(), DataType::Dictionary(..)))
+        {
+            return Ok(batch);
+        }
+        let mut columns = Vec::with_capacity(batch.num_columns());
+        let mut fields = Vec::with_capacity(batch.num_columns());
+        for (c, &table_column) in batch.columns().iter().zip(&self.read_columns) {
+            let field = self.table.schema.field(table_column);
+            let column = if c.data_type() == field.data_type() {
+                Arc::clone(c)
+            } else {
+                arrow::compute::cast(c, field.data_type())
+                    .map_err(|e| ExecError::arrow("decoding a dictionary-encoded column", e))?
+            };
+            columns.push(column);
+            fields.push(field.clone());
+        }
+        let options = arrow::array::RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
+        RecordBatch::try_new_with_options(Arc::new(Schema::new(fields)), columns, &options)
+            .map_err(|e| ExecError::arrow("decoding a dictionary-encoded column", e))
     }
 
     fn flush_counters(&self, ctx: &mut OperatorContext) {
@@ -615,6 +819,9 @@ impl Source for ParquetSource {
                         }
                         if batch.num_rows() == 0 {
                             continue;
+                        }
+                        if self.dictionary_metadata.is_some() {
+                            batch = self.undo_dictionaries(batch)?;
                         }
                         return project_batch(&batch, &self.output_map, &self.schema).map(Some);
                     }

@@ -304,3 +304,75 @@ fn unknown_source_is_an_error() {
     let src: Arc<dyn TableSource> = Arc::new(Other);
     assert!(create_scan(&src, None, &[], None, 1, 10).is_err());
 }
+
+/// Writes 1000 rows: `a` = 0..1000 and `b` one of `x0`…`x9` (NULL where `a % 7 == 0`),
+/// dictionary-encoded.
+fn write_low_cardinality(path: &Path) {
+    let props = WriterProperties::builder()
+        .set_max_row_group_row_count(Some(300))
+        .set_data_page_row_count_limit(50)
+        .set_write_batch_size(50)
+        .build();
+    let file = File::create(path).unwrap();
+    let mut w = parquet::arrow::ArrowWriter::try_new(file, schema(), Some(props)).unwrap();
+    let a: Vec<i64> = (0..1000).collect();
+    let b: Vec<Option<String>> = a.iter().map(|v| (v % 7 != 0).then(|| format!("x{}", v % 10))).collect();
+    let flag: Vec<bool> = a.iter().map(|v| v % 3 == 0).collect();
+    let batch = RecordBatch::try_new(
+        schema(),
+        vec![
+            Arc::new(Int64Array::from(a)),
+            Arc::new(StringArray::from(b)),
+            Arc::new(BooleanArray::from(flag)),
+        ],
+    )
+    .unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+}
+
+#[test]
+fn string_filters_on_dictionary_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("t.parquet");
+    write_low_cardinality(&p);
+    let t = open(p.to_str().unwrap()).unwrap();
+    type Keep = fn(i64) -> bool;
+    let cases: Vec<(Expr, Keep)> = vec![
+        (col("b").eq(lit("x3")), (|v| v % 7 != 0 && v % 10 == 3)),
+        (lit("x3").eq(col("b")), (|v| v % 7 != 0 && v % 10 == 3)),
+        (col("b").not_eq(lit("x3")), (|v| v % 7 != 0 && v % 10 != 3)),
+        (col("b").gt_eq(lit("x8")), (|v| v % 7 != 0 && v % 10 >= 8)),
+    ];
+    for (filter, keep) in cases {
+        let filters = [filter.clone(), col("a").lt(lit(600i64))];
+        let expect: Vec<i64> = (0..600).filter(|&v| keep(v)).collect();
+        // filter-only: `b` is read dictionary-encoded and its filter runs first
+        let scan = create_scan(&t, Some(&[0]), &filters, None, 2, 64).unwrap();
+        let exec = scan.as_any().downcast_ref::<ParquetScanExec>().unwrap();
+        assert!(exec.dictionary_metadata.is_some(), "{filter}");
+        if !matches!(
+            filter,
+            Expr::Binary {
+                op: BinaryOp::NotEq,
+                ..
+            }
+        ) {
+            assert_eq!(exec.row_predicates[0].columns, vec![1], "{filter}");
+        }
+        assert_eq!(run(scan.as_ref(), 64).unwrap().column_a(0), expect, "{filter}");
+        // projected: `b` is read dictionary-encoded and returned as plain strings
+        let scan = create_scan(&t, Some(&[1, 0]), &filters, None, 2, 64).unwrap();
+        let exec = scan.as_any().downcast_ref::<ParquetScanExec>().unwrap();
+        assert!(exec.dictionary_metadata.is_some(), "{filter}");
+        let r = run(scan.as_ref(), 64).unwrap();
+        assert_eq!(r.column_a(1), expect, "{filter}");
+        for b in &r.batches {
+            let strings = b.column(0).as_string::<i32>();
+            let a = b.column(1).as_primitive::<Int64Type>();
+            for i in 0..b.num_rows() {
+                assert_eq!(strings.value(i), format!("x{}", a.value(i) % 10));
+            }
+        }
+    }
+}
