@@ -203,6 +203,8 @@ impl Graph {
         };
         let mut conds = vec![];
         let mut sel = vec![];
+        // (condition index, left leaf, right leaf, ndv left, ndv right) of each equi-key.
+        let mut keys: Vec<(usize, usize, usize, f64, f64)> = vec![];
         for e in raw {
             if let Expr::Binary {
                 left,
@@ -214,8 +216,12 @@ impl Graph {
                 if lmask != 0 && rmask != 0 && lmask & rmask == 0 && lmask.count_ones() == 1 && rmask.count_ones() == 1
                 {
                     let (li, ri) = (lmask.trailing_zeros() as usize, rmask.trailing_zeros() as usize);
-                    let ndv = key_ndv(left, &leaves[li], rows[li]).max(key_ndv(right, &leaves[ri], rows[ri]));
-                    sel.push(1.0 / ndv.max(1.0));
+                    let (nl, nr) = (
+                        key_ndv(left, &leaves[li], rows[li]),
+                        key_ndv(right, &leaves[ri], rows[ri]),
+                    );
+                    sel.push(1.0 / nl.max(nr).max(1.0));
+                    keys.push((conds.len(), li, ri, nl, nr));
                     conds.push(Cond::Equi {
                         l: left.as_ref().clone(),
                         r: right.as_ref().clone(),
@@ -231,6 +237,31 @@ impl Graph {
             }
             sel.push(selectivity(&e, &leaves[mask.trailing_zeros() as usize]));
             conds.push(Cond::Residual { expr: e, mask });
+        }
+        // Keys of a composite join between two leaves are correlated (`(ps_partkey, ps_suppkey)`
+        // is one key): each side's distinct count is the product capped by the side's rows.
+        for (k, &(first, li, ri, _, _)) in keys.iter().enumerate() {
+            let same: Vec<_> = keys
+                .iter()
+                .filter(|(_, a, b, _, _)| (*a, *b) == (li, ri) || (*a, *b) == (ri, li))
+                .collect();
+            if same.len() < 2
+                || keys[..k]
+                    .iter()
+                    .any(|(_, a, b, _, _)| (*a, *b) == (li, ri) || (*a, *b) == (ri, li))
+            {
+                continue;
+            }
+            let (mut pl, mut pr) = (1.0f64, 1.0f64);
+            for &&(_, a, _, nl, nr) in &same {
+                let (x, y) = if a == li { (nl, nr) } else { (nr, nl) };
+                pl *= x;
+                pr *= y;
+            }
+            let ndv = pl.min(rows[li]).max(pr.min(rows[ri])).max(1.0);
+            for &&(i, ..) in &same {
+                sel[i] = if i == first { 1.0 / ndv } else { 1.0 };
+            }
         }
         Some(Graph {
             leaves: leaves.to_vec(),
@@ -403,5 +434,120 @@ impl Graph {
                 Ok((plan, set))
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::super::test_util::{assert_rule, pushdown_scan, run, stats_scan};
+    use super::*;
+    use crate::expr::{col, lit};
+
+    /// A star: a large fact table `f` and dimensions `d1` (filtered) and `d2`.
+    fn star() -> Arc<LogicalPlan> {
+        let f = stats_scan(
+            "f",
+            1_000_000,
+            &[("f_k1", Some((1, 1000))), ("f_k2", Some((1, 100))), ("f_v", None)],
+        )
+        .build();
+        let d1 = stats_scan("d1", 1000, &[("d1_k", Some((1, 1000))), ("d1_a", None)])
+            .filter(col("d1_a").eq(lit(3i64)))
+            .unwrap()
+            .build();
+        let d2 = stats_scan("d2", 100, &[("d2_k", Some((1, 100))), ("d2_b", None)]).build();
+        // Written as (f ⋈ d2) ⋈ d1: the unfiltered dimension first.
+        LogicalPlanBuilder::from(f)
+            .join(d2, JoinType::Inner, vec![(col("f_k2"), col("d2_k"))], None)
+            .unwrap()
+            .join(d1, JoinType::Inner, vec![(col("f_k1"), col("d1_k"))], None)
+            .unwrap()
+            .build()
+    }
+
+    #[test]
+    fn filtered_dimension_joins_first_on_the_build_side() {
+        assert_rule(
+            &JoinReorder,
+            &star(),
+            "Projection: f.f_k1, f.f_k2, f.f_v, d2.d2_k, d2.d2_b, d1.d1_k, d1.d1_a\n  \
+             Inner Join: on=[d2.d2_k = f.f_k2]\n    \
+             TableScan: d2\n    \
+             Inner Join: on=[d1.d1_k = f.f_k1]\n      \
+             Filter: d1.d1_a = 3\n        \
+             TableScan: d1\n      \
+             TableScan: f\n",
+        );
+    }
+
+    #[test]
+    fn chain_avoids_cross_products() {
+        // a - b - c, with a and c tiny: joining a with c first would be a cross product.
+        let a = stats_scan("a", 10, &[("a_k", Some((1, 10)))]).build();
+        let b = stats_scan("b", 100_000, &[("b_a", Some((1, 10))), ("b_c", Some((1, 10)))]).build();
+        let c = stats_scan("c", 10, &[("c_k", Some((1, 10)))]).build();
+        let plan = LogicalPlanBuilder::from(a)
+            .cross_join(b)
+            .unwrap()
+            .join(
+                c,
+                JoinType::Inner,
+                vec![(col("b_c"), col("c_k"))],
+                Some(col("a_k").eq(col("b_a"))),
+            )
+            .unwrap()
+            .build();
+        let out = run(&JoinReorder, &plan);
+        assert!(!out.display_indent().contains("CrossJoin"), "{}", out.display_indent());
+    }
+
+    #[test]
+    fn good_order_and_unknown_sizes_are_left_alone() {
+        let once = run(&JoinReorder, &star());
+        assert!(Arc::ptr_eq(&once, &run(&JoinReorder, &once)));
+        // A source without statistics keeps the written order, even with a tiny table first.
+        let unknown = pushdown_scan("t", &["a"])
+            .join(
+                stats_scan("u", 1, &[("b", None)]).build(),
+                JoinType::Inner,
+                vec![(col("a"), col("b"))],
+                None,
+            )
+            .unwrap()
+            .build();
+        assert!(Arc::ptr_eq(&unknown, &run(&JoinReorder, &unknown)));
+    }
+
+    #[test]
+    fn greedy_beyond_the_dp_limit() {
+        // A chain of 10 tables t0 - t1 - … - t9 with growing sizes.
+        let mut b = stats_scan("t0", 10, &[("k0", Some((1, 10))), ("n0", Some((1, 10)))]);
+        for i in 1..10 {
+            let rows = 10u64 * (i as u64 + 1);
+            let t = stats_scan(
+                &format!("t{i}"),
+                rows,
+                &[
+                    (format!("k{i}").as_str(), Some((1, rows as i64))),
+                    (format!("n{i}").as_str(), Some((1, 10))),
+                ],
+            )
+            .build();
+            b = b
+                .join(
+                    t,
+                    JoinType::Inner,
+                    vec![(col(&format!("n{}", i - 1)), col(&format!("k{i}")))],
+                    None,
+                )
+                .unwrap();
+        }
+        let plan = b.build();
+        let out = run(&JoinReorder, &plan);
+        super::super::test_util::assert_same_output(&plan, &out);
+        assert!(!out.display_indent().contains("CrossJoin"));
+        assert!(Arc::ptr_eq(&out, &run(&JoinReorder, &out)));
     }
 }
