@@ -4,7 +4,9 @@
 //! plan-snapshot tests. The [`Optimizer`] runs the rules in order, repeatedly, until a pass
 //! changes nothing (or a pass limit is reached).
 
+pub mod cardinality;
 pub mod decorrelate_subqueries;
+pub mod join_reorder;
 pub mod push_down_filter;
 pub mod push_down_limit;
 pub mod push_down_projection;
@@ -16,6 +18,7 @@ mod utils;
 use std::sync::Arc;
 
 pub use decorrelate_subqueries::DecorrelateSubqueries;
+pub use join_reorder::JoinReorder;
 pub use push_down_filter::PushDownFilter;
 pub use push_down_limit::PushDownLimit;
 pub use push_down_projection::PushDownProjection;
@@ -85,12 +88,13 @@ impl Optimizer {
 }
 
 /// The default rule set, in order: [`DecorrelateSubqueries`], [`SimplifyExpressions`], [`PushDownFilter`],
-/// [`PushDownProjection`], [`PushDownLimit`].
+/// [`JoinReorder`], [`PushDownProjection`], [`PushDownLimit`].
 pub fn default_optimizer() -> Optimizer {
     Optimizer::with_rules(vec![
         Box::new(DecorrelateSubqueries),
         Box::new(SimplifyExpressions),
         Box::new(PushDownFilter),
+        Box::new(JoinReorder),
         Box::new(PushDownProjection),
         Box::new(PushDownLimit),
     ])
@@ -160,6 +164,7 @@ mod tests {
                 "decorrelate_subqueries",
                 "simplify_expressions",
                 "push_down_filter",
+                "join_reorder",
                 "push_down_projection",
                 "push_down_limit"
             ]

@@ -142,3 +142,54 @@ pub fn assert_same_output(a: &LogicalPlan, b: &LogicalPlan) {
     };
     assert_eq!(names(a), names(b));
 }
+
+/// A source with fixed statistics: `rows` rows and, per column, an optional integer
+/// `(min, max)` (a span equal to the row count makes a key-like column).
+#[derive(Debug)]
+pub struct StatsSource {
+    /// The schema.
+    pub schema: SchemaRef,
+    /// The statistics.
+    pub stats: crate::catalog::Statistics,
+}
+
+impl TableSource for StatsSource {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+    fn schema(&self) -> SchemaRef {
+        Arc::clone(&self.schema)
+    }
+    fn statistics(&self) -> crate::catalog::Statistics {
+        self.stats.clone()
+    }
+    fn filter_pushdown(&self, filter: &Expr) -> FilterPushdown {
+        match filter {
+            Expr::Binary { op, .. } if op.is_comparison() => FilterPushdown::Inexact,
+            _ => FilterPushdown::Unsupported,
+        }
+    }
+}
+
+/// A scan of a [`StatsSource`] `name` of `rows` rows with Int64 columns `(name, min/max)`.
+pub fn stats_scan(name: &str, rows: u64, cols: &[(&str, Option<(i64, i64)>)]) -> LogicalPlanBuilder {
+    let fields: Vec<(&str, DataType)> = cols.iter().map(|(n, _)| (*n, DataType::Int64)).collect();
+    let columns = cols
+        .iter()
+        .map(|(_, mm)| crate::catalog::ColumnStatistics {
+            min: mm.map(|(lo, _)| ScalarValue::Int64(Some(lo))),
+            max: mm.map(|(_, hi)| ScalarValue::Int64(Some(hi))),
+            ..Default::default()
+        })
+        .collect();
+    let stats = crate::catalog::Statistics {
+        num_rows: Some(rows),
+        total_bytes: None,
+        columns,
+    };
+    let source = StatsSource {
+        schema: schema(&fields),
+        stats,
+    };
+    LogicalPlanBuilder::scan(name, Arc::new(source), None).unwrap()
+}
