@@ -433,16 +433,6 @@ impl<'a> DecimalOperand<'a> {
     }
 }
 
-impl Operand {
-    /// The operand's type.
-    pub(crate) fn data_type(&self) -> DataType {
-        match self {
-            Operand::Array(a) => a.data_type().clone(),
-            Operand::Scalar(s) => s.get().0.data_type().clone(),
-        }
-    }
-}
-
 /// 10^e as an i128, if it fits (e in 0..=38).
 fn pow10_i128(e: i32) -> Option<i128> {
     if !(0..=38).contains(&e) {

@@ -67,13 +67,21 @@ pub struct CaseExpr {
 }
 
 impl CaseExpr {
-    /// The WHEN condition of branch `i` over `batch`, NULL counted as false.
-    fn condition(&self, i: usize, batch: &RecordBatch) -> Result<BooleanArray> {
+    /// The operand of a simple CASE evaluated over `batch`, once for all its branches.
+    fn operand(&self, batch: &RecordBatch) -> Result<Option<super::Operand>> {
+        self.operand
+            .as_ref()
+            .map(|o| super::Operand::new(o.evaluate(batch)?))
+            .transpose()
+    }
+
+    /// The WHEN condition of branch `i` over `batch`, NULL counted as false; `operand` is
+    /// [`Self::operand`] over the same batch.
+    fn condition(&self, i: usize, batch: &RecordBatch, operand: Option<&super::Operand>) -> Result<BooleanArray> {
         let n = batch.num_rows();
         let when = &self.when_then[i].0;
-        let cond = match &self.operand {
-            Some(operand) => {
-                let o = super::Operand::new(operand.evaluate(batch)?)?;
+        let cond = match operand {
+            Some(o) => {
                 let w = super::Operand::new(when.evaluate(batch)?)?;
                 let eq = arrow::compute::kernels::cmp::eq(o.datum(), w.datum())
                     .map_err(|e| ExecError::arrow(self.to_string(), e))?;
@@ -113,9 +121,10 @@ impl CaseExpr {
             Some(e) => e.evaluate(batch)?.into_array(n)?,
             None => self.null_result(n),
         };
+        let operand = self.operand(batch)?;
         // Later branches first, so earlier ones override them.
         for i in (0..self.when_then.len()).rev() {
-            let cond = self.condition(i, batch)?;
+            let cond = self.condition(i, batch, operand.as_ref())?;
             if cond.true_count() == 0 {
                 continue;
             }
@@ -146,7 +155,9 @@ impl CaseExpr {
                 break;
             }
             let sub = subset(&remaining)?;
-            let cond = self.condition(i, &sub)?;
+            // Each branch sees fewer rows, so the operand is evaluated over this subset.
+            let operand = self.operand(&sub)?;
+            let cond = self.condition(i, &sub, operand.as_ref())?;
             let matched = cond.true_count();
             if matched == 0 {
                 continue;

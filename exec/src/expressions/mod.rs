@@ -172,6 +172,14 @@ impl Operand {
         })
     }
 
+    /// The operand's type.
+    pub(crate) fn data_type(&self) -> arrow::datatypes::DataType {
+        match self {
+            Operand::Array(a) => a.data_type().clone(),
+            Operand::Scalar(s) => arrow::array::Datum::get(s).0.data_type().clone(),
+        }
+    }
+
     /// The operand as a `Datum`.
     pub(crate) fn datum(&self) -> &dyn arrow::array::Datum {
         match self {
