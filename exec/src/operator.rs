@@ -178,12 +178,56 @@ pub trait Operator: Send {
     }
 }
 
-/// The head of a pipeline: produces batches of one split (files, row groups, partitions).
+/// What a [`Source`] has for the runtime when it is polled.
+#[derive(Debug, Clone)]
+pub enum SourceEvent {
+    /// Rows.
+    Batch(RecordBatch),
+    /// Event-time progress of this split (sources that know their event time, or idleness).
+    Watermark(Watermark),
+    /// Nothing now (an unbounded source waiting for input): poll again later. The runtime
+    /// waits `Duration` at most before the next poll and does other work meanwhile.
+    Pending(Duration),
+    /// The source has ended.
+    End,
+}
+
+/// The head of a pipeline: produces batches of one split (files, row groups, partitions,
+/// a generator's share of the events, a socket).
+///
+/// Bounded sources implement [`Source::next_batch`]; sources that may have nothing to give
+/// for a while (sockets, directories watched for new files, rate-limited generators) also
+/// implement [`Source::poll_next`], which must not block, and implement `next_batch` by
+/// waiting on it (see [`block_on_poll`]).
 pub trait Source: Send {
-    /// The next batch, or `None` when the source has ended.
+    /// The next batch, or `None` when the source has ended. May block.
     ///
     /// # Cancellation
     /// The runtime stops calling it when the job is cancelled; a source holds no resources
     /// that need more than `Drop`.
     fn next_batch(&mut self, ctx: &mut OperatorContext) -> Result<Option<RecordBatch>>;
+
+    /// The next event, without blocking. The runtime calls this one. Default: `next_batch`.
+    fn poll_next(&mut self, ctx: &mut OperatorContext) -> Result<SourceEvent> {
+        Ok(match self.next_batch(ctx)? {
+            Some(b) => SourceEvent::Batch(b),
+            None => SourceEvent::End,
+        })
+    }
+}
+
+/// `next_batch` for a source that implements `poll_next`: polls, sleeping while it is
+/// pending and skipping watermarks, until a batch or the end.
+///
+/// # Errors
+/// The source's errors.
+pub fn block_on_poll<S: Source + ?Sized>(source: &mut S, ctx: &mut OperatorContext) -> Result<Option<RecordBatch>> {
+    loop {
+        match source.poll_next(ctx)? {
+            SourceEvent::Batch(b) => return Ok(Some(b)),
+            SourceEvent::End => return Ok(None),
+            SourceEvent::Watermark(_) => {}
+            SourceEvent::Pending(wait) => std::thread::sleep(wait.min(Duration::from_millis(50))),
+        }
+    }
 }

@@ -12,6 +12,7 @@ pub mod listing;
 pub mod memory;
 pub mod parquet;
 pub mod sink;
+pub mod source_table;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -25,6 +26,7 @@ pub use self::json::{JsonScanExec, JsonTable};
 pub use self::memory::MemoryExec;
 pub use self::parquet::{ParquetScanExec, ParquetTable};
 pub use self::sink::FileSink;
+pub use self::source_table::{SourceFactory, SourceScanExec, SourceTable};
 
 use crate::error::{ExecError, Result};
 use crate::plan::ExecutionPlan;
@@ -92,6 +94,9 @@ pub fn create_scan(
             parallelism,
             batch_size,
         )?));
+    }
+    if let Some(t) = any.downcast_ref::<SourceTable>() {
+        return Ok(Arc::new(SourceScanExec::try_new(t, projection, parallelism, batch_size)?));
     }
     if let Some(t) = any.downcast_ref::<MemTable>() {
         let exec = MemoryExec::try_new(

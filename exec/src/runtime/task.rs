@@ -5,7 +5,7 @@
 //! channel suspends the task (credit-based back-pressure: each channel holds at most its
 //! capacity of elements) and frees the worker thread for other tasks.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use futures::stream::{SelectAll, StreamExt};
 use rill_core::stream::StreamElement;
@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 use super::partitioner::{Partitioner, Routed};
 use crate::error::{ExecError, Result};
 use crate::exec_internal;
-use crate::operator::{InputOrder, Operator, OperatorContext, OperatorMetrics, Output};
+use crate::operator::{InputOrder, Operator, OperatorContext, OperatorMetrics, Output, SourceEvent};
 use crate::plan::{ExecutionPlan, Instance};
 
 /// One input channel of a subtask's head.
@@ -231,16 +231,25 @@ async fn run(task: SubTask) -> Result<TaskMetrics> {
             let mut chain_ops = Chain { ops, ctxs };
             loop {
                 let start = Instant::now();
-                let next = source.next_batch(&mut head_ctx);
+                let next = source.poll_next(&mut head_ctx);
                 head_ctx.metrics.elapsed += start.elapsed();
-                let Some(batch) = next? else { break };
-                if batch.num_rows() == 0 {
-                    continue;
-                }
-                head_ctx.metrics.rows_out += batch.num_rows() as u64;
-                head_ctx.metrics.batches_out += 1;
                 let mut sink = Vec::new();
-                chain_ops.drive(0, 0, StreamElement::Batch(batch), &mut sink)?;
+                match next? {
+                    SourceEvent::End => break,
+                    SourceEvent::Pending(wait) => {
+                        tokio::time::sleep(wait.clamp(Duration::from_micros(100), Duration::from_millis(100))).await;
+                        continue;
+                    }
+                    SourceEvent::Watermark(w) => chain_ops.drive(0, 0, StreamElement::Watermark(w), &mut sink)?,
+                    SourceEvent::Batch(batch) => {
+                        if batch.num_rows() == 0 {
+                            continue;
+                        }
+                        head_ctx.metrics.rows_out += batch.num_rows() as u64;
+                        head_ctx.metrics.batches_out += 1;
+                        chain_ops.drive(0, 0, StreamElement::Batch(batch), &mut sink)?;
+                    }
+                }
                 output.send(sink).await?;
                 tokio::task::yield_now().await;
             }
