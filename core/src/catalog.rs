@@ -88,6 +88,24 @@ pub trait TableSource: Send + Sync + Debug {
     }
 }
 
+/// Creates tables for `CREATE TABLE … WITH ('connector' = '<name>', …)`: the front door of
+/// sources such as files, sockets and generators. Sessions know the executor's built-in
+/// connectors and any registered with [`crate::ExecutionEnvironment::register_connector`].
+pub trait Connector: Send + Sync + Debug {
+    /// The source of table `table` with the declared `schema` and the statement's `WITH`
+    /// options (keys in lower case, `connector` among them). The source may have more
+    /// columns than declared; declared ones must exist with the declared types.
+    ///
+    /// # Errors
+    /// Missing or invalid options (name the option), unreachable resources.
+    fn create_source(
+        &self,
+        table: &str,
+        schema: SchemaRef,
+        options: &BTreeMap<String, String>,
+    ) -> Result<Arc<dyn TableSource>>;
+}
+
 /// An in-memory table: batches in partitions (each partition is read by one scan task).
 #[derive(Debug, Clone)]
 pub struct MemTable {

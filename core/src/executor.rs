@@ -95,6 +95,50 @@ pub struct SessionConfig {
     pub broadcast_threshold_bytes: u64,
     /// Run the logical optimizer (off only to debug plans).
     pub optimize: bool,
+    /// Batch or streaming execution (default: from the sources' boundedness).
+    pub execution_mode: ExecutionMode,
+}
+
+/// How a plan runs (DESIGN: "One physical plan for bounded and unbounded data").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ExecutionMode {
+    /// Batch when every source is bounded, streaming otherwise.
+    #[default]
+    Auto,
+    /// Batch: blocking operators emit final results once; unbounded sources are an error.
+    Batch,
+    /// Streaming: results as event time progresses (windows fire on watermarks, joins and
+    /// aggregates emit as rows arrive), also over bounded sources.
+    Streaming,
+}
+
+impl ExecutionMode {
+    /// Parses `auto`, `batch` or `streaming` (any case).
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "auto" => Some(ExecutionMode::Auto),
+            "batch" => Some(ExecutionMode::Batch),
+            "streaming" | "stream" => Some(ExecutionMode::Streaming),
+            _ => None,
+        }
+    }
+}
+
+impl SessionConfig {
+    /// Whether `plan` runs in streaming mode under this configuration.
+    ///
+    /// # Errors
+    /// Batch mode was asked for a plan that reads an unbounded source.
+    pub fn is_streaming(&self, plan: &LogicalPlan) -> Result<bool> {
+        match self.execution_mode {
+            ExecutionMode::Streaming => Ok(true),
+            ExecutionMode::Auto => Ok(!plan.is_bounded()),
+            ExecutionMode::Batch if plan.is_bounded() => Ok(false),
+            ExecutionMode::Batch => Err(crate::error::RillError::invalid_plan(
+                "execution mode is batch but the query reads an unbounded source",
+            )),
+        }
+    }
 }
 
 impl Default for SessionConfig {
@@ -106,6 +150,7 @@ impl Default for SessionConfig {
             channel_capacity: 4,
             broadcast_threshold_bytes: 16 * 1024 * 1024,
             optimize: true,
+            execution_mode: ExecutionMode::Auto,
         }
     }
 }
@@ -144,6 +189,16 @@ pub trait Executor: Send + Sync + Debug {
         path: &str,
         config: &SessionConfig,
     ) -> Result<u64>;
+
+    /// A built-in connector of the execution side (`filesystem`, `socket`, …), by name.
+    fn connector(&self, _name: &str) -> Option<Arc<dyn crate::catalog::Connector>> {
+        None
+    }
+
+    /// The names of the built-in connectors.
+    fn connector_names(&self) -> Vec<String> {
+        vec![]
+    }
 
     /// Evaluates a constant expression (no column references) with the execution kernels.
     fn evaluate_constant(&self, expr: &Expr) -> Result<ScalarValue>;

@@ -28,7 +28,7 @@ pub mod types;
 
 pub use catalog::{MemTable, TableSource};
 pub use error::{ErrorKind, Result, RillError};
-pub use executor::{BatchIter, Executor, FileFormat, ReadOptions, SessionConfig};
+pub use executor::{BatchIter, ExecutionMode, Executor, FileFormat, ReadOptions, SessionConfig};
 pub use expr::{col, lit, Column, Expr};
 pub use plan::{JoinType, LogicalPlan, LogicalPlanBuilder};
 pub use scalar::ScalarValue;

@@ -22,6 +22,7 @@ struct EnvInner {
     catalog: Catalog,
     config: std::sync::RwLock<SessionConfig>,
     optimizer: Optimizer,
+    connectors: std::sync::RwLock<std::collections::BTreeMap<String, Arc<dyn crate::catalog::Connector>>>,
 }
 
 /// A session: its catalog of tables and views, its settings, and the executor its jobs run on.
@@ -61,8 +62,35 @@ impl ExecutionEnvironment {
                 catalog: Catalog::new(),
                 config: std::sync::RwLock::new(config),
                 optimizer: crate::optimizer::default_optimizer(),
+                connectors: std::sync::RwLock::new(std::collections::BTreeMap::new()),
             }),
         }
+    }
+
+    /// Registers a connector for `CREATE TABLE … WITH ('connector' = name)` (replacing a
+    /// built-in one of the same name).
+    pub fn register_connector(&self, name: &str, connector: Arc<dyn crate::catalog::Connector>) {
+        if let Ok(mut m) = self.inner.connectors.write() {
+            m.insert(name.to_ascii_lowercase(), connector);
+        }
+    }
+
+    /// The connector called `name`: a registered one, else the executor's built-in one.
+    pub fn connector(&self, name: &str) -> Option<Arc<dyn crate::catalog::Connector>> {
+        let key = name.to_ascii_lowercase();
+        let registered = self.inner.connectors.read().ok().and_then(|m| m.get(&key).cloned());
+        registered.or_else(|| self.inner.executor.connector(&key))
+    }
+
+    /// The names of the connectors this session knows.
+    pub fn connector_names(&self) -> Vec<String> {
+        let mut names = self.inner.executor.connector_names();
+        if let Ok(m) = self.inner.connectors.read() {
+            names.extend(m.keys().cloned());
+        }
+        names.sort();
+        names.dedup();
+        names
     }
 
     /// The current settings.

@@ -10,6 +10,7 @@
 
 #![deny(missing_docs)]
 
+pub mod connectors;
 pub mod datasource;
 pub mod error;
 pub mod expressions;

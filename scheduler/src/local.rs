@@ -103,6 +103,14 @@ impl Executor for LocalExecutor {
         Ok(sink.commit()?)
     }
 
+    fn connector(&self, name: &str) -> Option<Arc<dyn rill_core::catalog::Connector>> {
+        rill_exec::connectors::builtin(name)
+    }
+
+    fn connector_names(&self) -> Vec<String> {
+        rill_exec::connectors::builtin_names()
+    }
+
     fn evaluate_constant(&self, expr: &Expr) -> CoreResult<ScalarValue> {
         Ok(rill_exec::expressions::evaluate_constant(expr)?)
     }

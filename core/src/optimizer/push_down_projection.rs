@@ -16,7 +16,7 @@ use super::utils::{keep_if_equal, rebuild};
 use super::{OptimizerContext, OptimizerRule};
 use crate::error::{Result, RillError};
 use crate::expr::Expr;
-use crate::plan::{JoinType, LogicalPlan, LogicalPlanBuilder, TableScan};
+use crate::plan::{JoinType, LogicalPlan, LogicalPlanBuilder, TableScan, WindowSpec};
 use crate::schema::PlanSchema;
 
 /// Column pruning.
@@ -245,6 +245,35 @@ fn prune(plan: &Arc<LogicalPlan>, req: &[bool]) -> Result<Arc<LogicalPlan>> {
                 add_refs(&mut in_req, input.schema(), e)?;
             }
             let new_input = prune(input, &in_req)?;
+            same_or(plan, input, new_input)
+        }
+        LogicalPlan::Watermark {
+            input,
+            time_column,
+            watermark,
+        } => {
+            let mut in_req = req.to_vec();
+            add_refs(&mut in_req, input.schema(), &Expr::Column(time_column.clone()))?;
+            add_refs(&mut in_req, input.schema(), watermark)?;
+            let new_input = prune(input, &in_req)?;
+            same_or(plan, input, new_input)
+        }
+        LogicalPlan::WindowTvf {
+            input,
+            time_column,
+            spec,
+            ..
+        } => {
+            // The window columns are cheap; keep them and prune the input below.
+            let n = input.schema().len();
+            let mut in_req = req[..n].to_vec();
+            add_refs(&mut in_req, input.schema(), &Expr::Column(time_column.clone()))?;
+            if let WindowSpec::Session { partition_by, .. } = spec {
+                for e in partition_by {
+                    add_refs(&mut in_req, input.schema(), e)?;
+                }
+            }
+            let new_input = prune_exact(input, &in_req)?;
             same_or(plan, input, new_input)
         }
         LogicalPlan::Values { .. } | LogicalPlan::EmptyRelation { .. } => Ok(Arc::clone(plan)),

@@ -49,6 +49,9 @@ pub(crate) fn rebuild(plan: &LogicalPlan, mut inputs: Vec<Arc<LogicalPlan>>) -> 
             .window(window_exprs.clone())?
             .build(),
         LogicalPlan::SubqueryAlias { alias, .. } => LogicalPlanBuilder::from(inputs.remove(0)).alias(alias)?.build(),
+        LogicalPlan::WindowTvf { spec, time_column, .. } => LogicalPlanBuilder::from(inputs.remove(0))
+            .window_tvf(spec.clone(), time_column)?
+            .build(),
         LogicalPlan::Union { .. } => {
             let mut iter = inputs.into_iter();
             let first = iter

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use arrow::datatypes::{DataType, Field};
 
-use super::{JoinType, LogicalPlan, TableScan};
+use super::{JoinType, LogicalPlan, TableScan, WindowSpec, WINDOW_COLUMNS};
 use crate::analyzer::{cast_if_needed, coerce};
 use crate::catalog::TableSource;
 use crate::error::{Result, RillError};
@@ -416,6 +416,78 @@ impl LogicalPlanBuilder {
             }
         }
         Ok(Self::from(LogicalPlan::Union { inputs, schema }))
+    }
+
+    /// Declares `time_column` the event time and generates watermarks from `watermark`
+    /// (`WATERMARK FOR ts AS ts - INTERVAL '5' SECOND`).
+    ///
+    /// # Errors
+    /// An unknown column, a time column that is not a timestamp, or a watermark expression
+    /// of another type than the time column.
+    pub fn watermark(self, time_column: &Column, watermark: Expr) -> Result<Self> {
+        let schema = self.schema();
+        let time_type = schema.field_for(time_column)?.data_type().clone();
+        if !matches!(time_type, DataType::Timestamp(_, _)) {
+            return Err(RillError::invalid_plan(format!(
+                "the event-time column {time_column} must be a TIMESTAMP, it is {time_type}"
+            )));
+        }
+        let watermark = cast_if_needed(coerce(watermark, schema)?, &time_type, schema)?;
+        let time_column = match coerce(Expr::Column(time_column.clone()), schema)? {
+            Expr::Column(c) => c,
+            other => return Err(crate::internal_err!("time column resolved to {other}")),
+        };
+        Ok(Self::from(LogicalPlan::Watermark {
+            input: self.plan,
+            time_column,
+            watermark,
+        }))
+    }
+
+    /// A window table function over the input: appends `window_start`, `window_end` and
+    /// `window_time` (all of the time column's type).
+    ///
+    /// # Errors
+    /// Bad durations, an unknown time column or one that is not a timestamp.
+    pub fn window_tvf(self, spec: WindowSpec, time_column: &Column) -> Result<Self> {
+        spec.validate().map_err(RillError::invalid_plan)?;
+        let schema = self.schema();
+        let time_type = schema.field_for(time_column)?.data_type().clone();
+        if !matches!(time_type, DataType::Timestamp(_, _)) {
+            return Err(RillError::invalid_plan(format!(
+                "{} needs a TIMESTAMP time column, {time_column} is {time_type}",
+                spec.function_name()
+            )));
+        }
+        let time_column = match coerce(Expr::Column(time_column.clone()), schema)? {
+            Expr::Column(c) => c,
+            other => return Err(crate::internal_err!("time column resolved to {other}")),
+        };
+        let spec = match spec {
+            WindowSpec::Session { gap, partition_by } => WindowSpec::Session {
+                gap,
+                partition_by: partition_by
+                    .into_iter()
+                    .map(|e| coerce(e, schema))
+                    .collect::<Result<Vec<_>>>()?,
+            },
+            other => other,
+        };
+        let mut fields: Vec<(Option<String>, arrow::datatypes::FieldRef)> = schema
+            .iter()
+            .map(|(q, f)| (q.map(str::to_string), Arc::clone(f)))
+            .collect();
+        for name in WINDOW_COLUMNS {
+            fields.push((None, Arc::new(Field::new(name, time_type.clone(), false))));
+        }
+        let schema = PlanSchema::new(fields);
+        check_unique_names(&schema)?;
+        Ok(Self::from(LogicalPlan::WindowTvf {
+            input: self.plan,
+            spec,
+            time_column,
+            schema: Arc::new(schema),
+        }))
     }
 
     /// `SELECT DISTINCT *`.

@@ -77,6 +77,10 @@ pub(crate) fn node_line(plan: &LogicalPlan) -> String {
         LogicalPlan::SubqueryAlias { alias, .. } => format!("SubqueryAlias: {alias}"),
         LogicalPlan::MapBatches { func, .. } => format!("MapBatches: {}", func.name),
         LogicalPlan::Window { window_exprs, .. } => format!("Window: {}", list(window_exprs)),
+        LogicalPlan::Watermark {
+            time_column, watermark, ..
+        } => format!("Watermark: event_time={time_column}, watermark={watermark}"),
+        LogicalPlan::WindowTvf { spec, time_column, .. } => format!("WindowTvf: {spec} on {time_column}"),
         LogicalPlan::EmptyRelation { produce_one_row, .. } => {
             format!("EmptyRelation: rows={}", u8::from(*produce_one_row))
         }

@@ -8,11 +8,13 @@
 
 mod builder;
 mod display;
+mod streaming;
 
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 pub use builder::LogicalPlanBuilder;
+pub use streaming::{tumble_start, WindowSpec, WINDOW_COLUMNS};
 
 use crate::catalog::TableSource;
 use crate::expr::{Expr, SortExpr};
@@ -244,6 +246,31 @@ pub enum LogicalPlan {
         /// Output schema.
         schema: PlanSchemaRef,
     },
+    /// Declares the event time of a stream and generates its watermarks
+    /// (`WATERMARK FOR time_column AS watermark`): rows pass unchanged; after each batch the
+    /// watermark advances to `max(watermark) + 1` over the rows seen (see
+    /// [`streaming`](self::WindowSpec) for the time semantics).
+    Watermark {
+        /// Input.
+        input: Arc<LogicalPlan>,
+        /// The event-time column (a timestamp).
+        time_column: crate::expr::Column,
+        /// The watermark expression over the row, e.g. `ts - INTERVAL '5' SECOND`.
+        watermark: Expr,
+    },
+    /// A window table function (`TUMBLE`, `HOP`, `SESSION`): the input's columns followed by
+    /// `window_start`, `window_end` and `window_time` (= `window_end` - 1 time unit) of each
+    /// window the row belongs to (one output row per window for `HOP`).
+    WindowTvf {
+        /// Input.
+        input: Arc<LogicalPlan>,
+        /// The windows.
+        spec: WindowSpec,
+        /// The event-time column the windows are over.
+        time_column: crate::expr::Column,
+        /// Output schema.
+        schema: PlanSchemaRef,
+    },
     /// No input rows, or one row with no columns (`SELECT 1`).
     EmptyRelation {
         /// One row?
@@ -266,8 +293,10 @@ impl LogicalPlan {
             | LogicalPlan::SubqueryAlias { schema, .. }
             | LogicalPlan::MapBatches { schema, .. }
             | LogicalPlan::Window { schema, .. }
+            | LogicalPlan::WindowTvf { schema, .. }
             | LogicalPlan::EmptyRelation { schema, .. } => schema,
-            LogicalPlan::Filter { input, .. }
+            LogicalPlan::Watermark { input, .. }
+            | LogicalPlan::Filter { input, .. }
             | LogicalPlan::Sort { input, .. }
             | LogicalPlan::Limit { input, .. }
             | LogicalPlan::Distinct { input } => input.schema(),
@@ -286,6 +315,8 @@ impl LogicalPlan {
             | LogicalPlan::Distinct { input }
             | LogicalPlan::SubqueryAlias { input, .. }
             | LogicalPlan::Window { input, .. }
+            | LogicalPlan::Watermark { input, .. }
+            | LogicalPlan::WindowTvf { input, .. }
             | LogicalPlan::MapBatches { input, .. } => vec![input],
             LogicalPlan::Join { left, right, .. } => vec![left, right],
             LogicalPlan::Union { inputs, .. } => inputs.iter().collect(),
@@ -307,6 +338,11 @@ impl LogicalPlan {
             LogicalPlan::Sort { exprs, .. } => exprs.iter().map(|s| &s.expr).collect(),
             LogicalPlan::Values { values, .. } => values.iter().flatten().collect(),
             LogicalPlan::Window { window_exprs, .. } => window_exprs.iter().collect(),
+            LogicalPlan::Watermark { watermark, .. } => vec![watermark],
+            LogicalPlan::WindowTvf { spec, .. } => match spec {
+                WindowSpec::Session { partition_by, .. } => partition_by.iter().collect(),
+                _ => vec![],
+            },
             LogicalPlan::Limit { .. }
             | LogicalPlan::Union { .. }
             | LogicalPlan::Distinct { .. }
@@ -400,6 +436,24 @@ impl LogicalPlan {
                 func: func.clone(),
                 schema: Arc::clone(schema),
             },
+            LogicalPlan::Watermark {
+                time_column, watermark, ..
+            } => LogicalPlan::Watermark {
+                input: next(),
+                time_column: time_column.clone(),
+                watermark: watermark.clone(),
+            },
+            LogicalPlan::WindowTvf {
+                spec,
+                time_column,
+                schema,
+                ..
+            } => LogicalPlan::WindowTvf {
+                input: next(),
+                spec: spec.clone(),
+                time_column: time_column.clone(),
+                schema: Arc::clone(schema),
+            },
             leaf => leaf.clone(),
         })
     }
@@ -421,6 +475,16 @@ impl LogicalPlan {
             LogicalPlan::EmptyRelation { .. } => "EmptyRelation",
             LogicalPlan::MapBatches { .. } => "MapBatches",
             LogicalPlan::Window { .. } => "Window",
+            LogicalPlan::Watermark { .. } => "Watermark",
+            LogicalPlan::WindowTvf { .. } => "WindowTvf",
+        }
+    }
+
+    /// Whether every source of the plan ends (then it can run in batch mode).
+    pub fn is_bounded(&self) -> bool {
+        match self {
+            LogicalPlan::TableScan(s) => s.source.boundedness() == crate::catalog::Boundedness::Bounded,
+            other => other.inputs().iter().all(|i| i.is_bounded()),
         }
     }
 

@@ -912,9 +912,17 @@ pub(crate) fn sql_type_to_arrow(t: &ast::DataType) -> Result<DataType> {
         | S::Uuid => DataType::Utf8,
         S::Binary(_) | S::Varbinary(_) | S::Bytea | S::Blob(_) | S::Bytes(_) => DataType::Binary,
         S::Date | S::Date32 => DataType::Date32,
-        S::Timestamp(_, tz) => match tz {
+        S::Timestamp(precision, tz) => match tz {
             ast::TimezoneInfo::None | ast::TimezoneInfo::WithoutTimeZone => {
-                DataType::Timestamp(TimeUnit::Microsecond, None)
+                // TIMESTAMP(p): the fractional digits pick the unit (Flink's TIMESTAMP(3) is
+                // milliseconds); plain TIMESTAMP is microseconds.
+                let unit = match precision {
+                    Some(0) => TimeUnit::Second,
+                    Some(1..=3) => TimeUnit::Millisecond,
+                    Some(7..) => TimeUnit::Nanosecond,
+                    _ => TimeUnit::Microsecond,
+                };
+                DataType::Timestamp(unit, None)
             }
             _ => return Err(RillError::unsupported(format!("data type {t}"))),
         },

@@ -15,6 +15,7 @@
 mod expr;
 mod planner;
 mod statement;
+mod streaming;
 #[cfg(test)]
 mod tests;
 
@@ -30,6 +31,7 @@ use crate::session::{DataSet, ExecutionEnvironment};
 
 pub use expr::DEFAULT_DECIMAL;
 pub use statement::ExternalTable;
+pub use streaming::ConnectorTable;
 
 /// A parsed SQL statement with its source text.
 #[derive(Debug, Clone)]
@@ -42,6 +44,7 @@ pub struct SqlStatement {
 enum Ast {
     Sql(Box<sqlparser::ast::Statement>),
     CreateExternal(ExternalTable),
+    CreateConnectorTable(Box<streaming::ConnectorTable>),
 }
 
 impl SqlStatement {
@@ -122,7 +125,10 @@ impl ExecutionEnvironment {
     /// [`RillError::SqlSyntax`] with the parser's message (it names line and column).
     pub fn parse_sql(&self, text: &str) -> Result<Vec<SqlStatement>> {
         let dialect = GenericDialect {};
-        let mut parser = Parser::new(&dialect).try_with_sql(text).map_err(syntax_error)?;
+        let tokens = sqlparser::tokenizer::Tokenizer::new(&dialect, text)
+            .tokenize_with_location()
+            .map_err(|e| syntax_error(e.into()))?;
+        let mut parser = Parser::new(&dialect).with_tokens_with_locations(streaming::rewrite_window_tvfs(tokens));
         let lines = LineIndex::new(text);
         let mut out = Vec::new();
         loop {
@@ -133,6 +139,10 @@ impl ExecutionEnvironment {
             let start = parser.peek_token_ref().span.start;
             let ast = if statement::is_create_external(&parser) {
                 Ast::CreateExternal(statement::parse_create_external(&mut parser).map_err(syntax_error)?)
+            } else if streaming::is_create_with_watermark(&parser) {
+                Ast::CreateConnectorTable(Box::new(
+                    streaming::parse_create_connector_table(&mut parser).map_err(syntax_error)?,
+                ))
             } else {
                 Ast::Sql(Box::new(parser.parse_statement().map_err(syntax_error)?))
             };
@@ -156,6 +166,7 @@ impl ExecutionEnvironment {
         match &stmt.ast {
             Ast::Sql(s) => statement::execute(self, s),
             Ast::CreateExternal(t) => statement::create_external(self, t),
+            Ast::CreateConnectorTable(t) => streaming::create_connector_table(self, t),
         }
     }
 
@@ -194,7 +205,7 @@ impl ExecutionEnvironment {
                     format!("not a query: {}", stmt.text),
                 )),
             },
-            Ast::CreateExternal(_) => Err(RillError::invalid_argument(
+            Ast::CreateExternal(_) | Ast::CreateConnectorTable(_) => Err(RillError::invalid_argument(
                 "plan_sql",
                 format!("not a query: {}", stmt.text),
             )),

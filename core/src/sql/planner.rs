@@ -13,11 +13,12 @@ use std::sync::Arc;
 use sqlparser::ast::{self, SetExpr, SetOperator, SetQuantifier};
 
 use super::expr::{object_name, sql_to_expr, unsupported_at, value_to_scalar, ExprContext, SubqueryPlanner};
+use super::streaming;
 use crate::catalog::CatalogEntry;
 use crate::error::{Result, RillError};
 use crate::executor::{FileFormat, ReadOptions};
 use crate::expr::{split_conjunction, BinaryOp, Column, Expr, Recursion, SortExpr};
-use crate::plan::{JoinType, LogicalPlan, LogicalPlanBuilder};
+use crate::plan::{JoinType, LogicalPlan, LogicalPlanBuilder, WindowSpec};
 use crate::scalar::ScalarValue;
 use crate::schema::PlanSchema;
 use crate::session::ExecutionEnvironment;
@@ -693,6 +694,7 @@ impl<'a> QueryPlanner<'a> {
                 lateral,
                 ..
             } if !lateral => self.plan_table_function(name, args, alias.as_ref(), factor),
+            ast::TableFactor::TableFunction { expr, alias } => self.plan_window_tvf(expr, alias.as_ref()),
             other => Err(unsupported_at("this kind of FROM item", other)),
         }
     }
@@ -725,6 +727,98 @@ impl<'a> QueryPlanner<'a> {
     }
 
     /// `read_parquet('…')`, `read_csv('…')`, `read_json('…')`.
+    /// `TABLE(TUMBLE|HOP|SESSION(t, DESCRIPTOR(ts), …))` (after the token rewrite in
+    /// `streaming::rewrite_window_tvfs`).
+    fn plan_window_tvf(&mut self, expr: &ast::Expr, alias: Option<&ast::TableAlias>) -> Result<LogicalPlanBuilder> {
+        let ast::Expr::Function(f) = expr else {
+            return Err(unsupported_at("TABLE(…) of anything but a window function", expr));
+        };
+        let fname = object_name(&f.name)?.to_ascii_uppercase();
+        let ast::FunctionArguments::List(list) = &f.args else {
+            return Err(unsupported_at(format!("{fname} without arguments"), expr));
+        };
+        let args: Vec<&ast::Expr> = list
+            .args
+            .iter()
+            .map(|a| match a {
+                ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) => Ok(e),
+                other => Err(unsupported_at(format!("{fname} argument {other}"), expr)),
+            })
+            .collect::<Result<_>>()?;
+        let usage = |m: &str| {
+            RillError::invalid_plan(format!(
+                "{fname}: {m}; expected {}",
+                match fname.as_str() {
+                    "TUMBLE" => "TUMBLE(TABLE t, DESCRIPTOR(time_col), size [, offset])",
+                    "HOP" => "HOP(TABLE t, DESCRIPTOR(time_col), slide, size)",
+                    "SESSION" => "SESSION(TABLE t [PARTITION BY keys], DESCRIPTOR(time_col), gap)",
+                    _ => "TUMBLE, HOP or SESSION",
+                }
+            ))
+        };
+        let table = match args.first() {
+            Some(ast::Expr::Identifier(id)) => id.value.to_ascii_lowercase(),
+            Some(ast::Expr::CompoundIdentifier(ids)) => {
+                ids.iter().map(|i| i.value.clone()).collect::<Vec<_>>().join(".")
+            }
+            _ => return Err(usage("the first argument must be TABLE <name>")),
+        };
+        let descriptor = |e: Option<&&ast::Expr>| -> Result<Vec<ast::Expr>> {
+            match e {
+                Some(ast::Expr::Function(d)) if object_name(&d.name)?.eq_ignore_ascii_case("descriptor") => {
+                    match &d.args {
+                        ast::FunctionArguments::List(l) => l
+                            .args
+                            .iter()
+                            .map(|a| match a {
+                                ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) => Ok(e.clone()),
+                                _ => Err(usage("DESCRIPTOR takes column names")),
+                            })
+                            .collect(),
+                        _ => Err(usage("DESCRIPTOR takes column names")),
+                    }
+                }
+                _ => Err(usage("the second argument must be DESCRIPTOR(time_col)")),
+            }
+        };
+        let time = match descriptor(args.get(1))?.as_slice() {
+            [ast::Expr::Identifier(id)] => Column::new_unqualified(id.value.clone()),
+            _ => return Err(usage("DESCRIPTOR must name one time column")),
+        };
+        let input = self.plan_relation_name(&table, table.contains('.'), None)?;
+        let spec = match (fname.as_str(), args.len()) {
+            ("TUMBLE", 3 | 4) => WindowSpec::Tumble {
+                size: streaming::interval_ms(args[2], "TUMBLE size")?,
+                offset: match args.get(3) {
+                    Some(e) => streaming::interval_ms(e, "TUMBLE offset")?,
+                    None => 0,
+                },
+            },
+            ("HOP", 4) => WindowSpec::Hop {
+                slide: streaming::interval_ms(args[2], "HOP slide")?,
+                size: streaming::interval_ms(args[3], "HOP size")?,
+            },
+            ("SESSION", 3 | 4) => {
+                let keys = match args.get(3) {
+                    Some(_) => descriptor(args.get(3))?,
+                    None => vec![],
+                };
+                let ctx = ExprContext::new(input.schema());
+                WindowSpec::Session {
+                    gap: streaming::interval_ms(args[2], "SESSION gap")?,
+                    partition_by: keys.iter().map(|k| sql_to_expr(k, ctx)).collect::<Result<_>>()?,
+                }
+            }
+            ("TUMBLE" | "HOP" | "SESSION", _) => return Err(usage("wrong number of arguments")),
+            _ => return Err(unsupported_at(format!("window table function {fname}"), expr)),
+        };
+        let b = input.window_tvf(spec, &time)?;
+        match alias {
+            Some(_) => apply_alias(b, alias, None),
+            None => Ok(b),
+        }
+    }
+
     fn plan_table_function(
         &mut self,
         name: &ast::ObjectName,

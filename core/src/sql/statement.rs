@@ -335,6 +335,20 @@ fn create_table(env: &ExecutionEnvironment, ct: &ast::CreateTable, s: &Statement
     if ct.temporary || ct.like.is_some() || ct.clone.is_some() {
         return Err(unsupported_at("CREATE TEMPORARY / LIKE / CLONE table", s));
     }
+    if let Some(options) = super::streaming::connector_options(ct)? {
+        if ct.query.is_some() {
+            return Err(unsupported_at("CREATE TABLE … WITH ('connector' = …) AS query", s));
+        }
+        let t = super::streaming::ConnectorTable {
+            name,
+            columns: column_defs(&ct.columns)?,
+            watermark: None,
+            options,
+            if_not_exists: ct.if_not_exists,
+            or_replace: ct.or_replace,
+        };
+        return super::streaming::create_connector_table(env, &t);
+    }
     let done = StatementOutput::Done(format!("CREATE TABLE {name}"));
     if check_exists(env, &name, ct.if_not_exists, ct.or_replace)? {
         return Ok(done);

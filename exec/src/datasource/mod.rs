@@ -96,7 +96,12 @@ pub fn create_scan(
         )?));
     }
     if let Some(t) = any.downcast_ref::<SourceTable>() {
-        return Ok(Arc::new(SourceScanExec::try_new(t, projection, parallelism, batch_size)?));
+        return Ok(Arc::new(SourceScanExec::try_new(
+            t,
+            projection,
+            parallelism,
+            batch_size,
+        )?));
     }
     if let Some(t) = any.downcast_ref::<MemTable>() {
         let exec = MemoryExec::try_new(

@@ -2,6 +2,7 @@
 //! node (`FooExec`, implementing [`crate::plan::ExecutionPlan`]) and its runtime operator.
 
 pub mod aggregate;
+pub(crate) mod event_time;
 pub mod filter;
 pub mod hash_join;
 pub mod limit;
@@ -10,7 +11,10 @@ pub mod merge;
 pub mod projection;
 pub mod sort;
 pub mod union;
+pub mod watermark;
 pub mod window;
+pub mod window_aggregate;
+pub mod window_assign;
 
 #[cfg(test)]
 pub(crate) mod testkit;

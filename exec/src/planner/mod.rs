@@ -23,7 +23,7 @@ use std::sync::Arc;
 use arrow::array::{ArrayRef, RecordBatch, RecordBatchOptions};
 use arrow::datatypes::{Schema, SchemaRef};
 use rill_core::expr::{Expr, SortExpr};
-use rill_core::plan::LogicalPlan;
+use rill_core::plan::{LogicalPlan, WindowSpec};
 use rill_core::{JoinType, PlanSchema, SessionConfig};
 
 use crate::datasource::{create_scan, MemoryExec};
@@ -39,7 +39,10 @@ use crate::operators::merge::SortPreservingMergeExec;
 use crate::operators::projection::ProjectionExec;
 use crate::operators::sort::SortExec;
 use crate::operators::union::UnionExec;
+use crate::operators::watermark::WatermarkExec;
 use crate::operators::window::{WindowCall, WindowExec};
+use crate::operators::window_aggregate::WindowAggregateExec;
+use crate::operators::window_assign::{WindowAssignExec, WindowAssigner};
 use crate::physical_expr::{ColumnExpr, PhysicalSortExpr};
 use crate::plan::{ExchangeExec, ExecutionPlan, Partitioning};
 
@@ -49,11 +52,96 @@ use crate::plan::{ExchangeExec, ExecutionPlan, Partitioning};
 /// Constructs the executor does not support (e.g. subqueries that were not decorrelated) and
 /// expressions that fail to compile.
 pub fn create_physical_plan(plan: &LogicalPlan, config: &SessionConfig) -> Result<Arc<dyn ExecutionPlan>> {
-    Planner { config }.plan(plan)
+    let streaming = config.is_streaming(plan)?;
+    Planner { config, streaming }.plan(plan)
 }
 
 struct Planner<'a> {
     config: &'a SessionConfig,
+    /// Streaming mode: windows fire on watermarks, joins are symmetric, blocking operators
+    /// are refused on unbounded input.
+    streaming: bool,
+}
+
+/// For each output column of `plan`, whether it is a window end: the `window_end` of a
+/// window table function, passed on unchanged by projections, filters, joins and windowed
+/// aggregates (whose output rows for a window appear before the watermark that passes its
+/// end, so an aggregate above can fire on the same watermark).
+pub(crate) fn window_end_columns(plan: &LogicalPlan) -> Vec<bool> {
+    match plan {
+        LogicalPlan::WindowTvf { input, .. } => {
+            let mut v = window_end_columns(input);
+            v.extend([false, true, false]);
+            v
+        }
+        LogicalPlan::Projection { input, exprs, .. } => {
+            let inner = window_end_columns(input);
+            exprs
+                .iter()
+                .map(|e| {
+                    let e = match e {
+                        Expr::Alias { expr, .. } => expr.as_ref(),
+                        e => e,
+                    };
+                    match e {
+                        Expr::Column(c) => input
+                            .schema()
+                            .try_index_of(c)
+                            .ok()
+                            .flatten()
+                            .is_some_and(|i| inner.get(i).copied().unwrap_or(false)),
+                        _ => false,
+                    }
+                })
+                .collect()
+        }
+        LogicalPlan::Aggregate {
+            input,
+            group_expr,
+            aggr_expr,
+            ..
+        } => {
+            let inner = window_end_columns(input);
+            let mut v: Vec<bool> = group_expr
+                .iter()
+                .map(|e| match e {
+                    Expr::Column(c) => input
+                        .schema()
+                        .try_index_of(c)
+                        .ok()
+                        .flatten()
+                        .is_some_and(|i| inner.get(i).copied().unwrap_or(false)),
+                    _ => false,
+                })
+                .collect();
+            v.extend(std::iter::repeat_n(false, aggr_expr.len()));
+            v
+        }
+        LogicalPlan::Join {
+            left, right, join_type, ..
+        } => match join_type {
+            JoinType::LeftSemi | JoinType::LeftAnti => window_end_columns(left),
+            JoinType::RightSemi | JoinType::RightAnti => window_end_columns(right),
+            _ => {
+                let mut v = window_end_columns(left);
+                v.extend(window_end_columns(right));
+                v
+            }
+        },
+        LogicalPlan::Union { inputs, schema } => {
+            let all: Vec<Vec<bool>> = inputs.iter().map(|i| window_end_columns(i)).collect();
+            (0..schema.len())
+                .map(|i| all.iter().all(|v| v.get(i).copied().unwrap_or(false)))
+                .collect()
+        }
+        LogicalPlan::Filter { input, .. }
+        | LogicalPlan::Sort { input, .. }
+        | LogicalPlan::Limit { input, .. }
+        | LogicalPlan::Distinct { input }
+        | LogicalPlan::SubqueryAlias { input, .. }
+        | LogicalPlan::Watermark { input, .. } => window_end_columns(input),
+        other => vec![false; other.schema().len()],
+    }
 }
 
 fn exchange(input: Arc<dyn ExecutionPlan>, partitioning: Partitioning, parallelism: usize) -> Arc<dyn ExecutionPlan> {
@@ -108,6 +196,7 @@ impl Planner<'_> {
                 schema,
             } => self.plan_join(left, right, *join_type, on, filter.as_ref(), schema),
             LogicalPlan::Sort { input, exprs, fetch } => {
+                self.refuse_unbounded(input, "ORDER BY")?;
                 let child = self.plan(input)?;
                 let keys = self.sort_keys(exprs, input.schema())?;
                 let sorted: Arc<dyn ExecutionPlan> = Arc::new(SortExec::try_new(keys.clone(), child, *fetch)?);
@@ -174,7 +263,49 @@ impl Planner<'_> {
                 input,
                 window_exprs,
                 schema,
-            } => self.plan_window(input, window_exprs, schema),
+            } => {
+                self.refuse_unbounded(input, "an OVER window function")?;
+                self.plan_window(input, window_exprs, schema)
+            }
+            LogicalPlan::Watermark {
+                input,
+                time_column,
+                watermark,
+            } => {
+                let child = self.plan(input)?;
+                if !self.streaming {
+                    // Batch mode: event time needs no watermarks (every window is complete).
+                    return Ok(child);
+                }
+                let time = create_physical_expr(&Expr::Column(time_column.clone()), input.schema())?;
+                let watermark = create_physical_expr(watermark, input.schema())?;
+                Ok(Arc::new(WatermarkExec::try_new(time, watermark, child)?))
+            }
+            LogicalPlan::WindowTvf {
+                input,
+                spec,
+                time_column,
+                ..
+            } => {
+                let child = self.plan(input)?;
+                let time = create_physical_expr(&Expr::Column(time_column.clone()), input.schema())?;
+                let assigner = match spec {
+                    WindowSpec::Tumble { size, offset } => WindowAssigner::Tumble {
+                        size: *size,
+                        offset: *offset,
+                    },
+                    WindowSpec::Hop { slide, size } => WindowAssigner::Hop {
+                        slide: *slide,
+                        size: *size,
+                    },
+                    WindowSpec::Session { .. } => {
+                        return Err(ExecError::Core(rill_core::RillError::unsupported(
+                            "SESSION windows in this position",
+                        )))
+                    }
+                };
+                Ok(Arc::new(WindowAssignExec::try_new(assigner, time, child)?))
+            }
             LogicalPlan::MapBatches { input, func, schema } => {
                 let child = self.plan(input)?;
                 Ok(Arc::new(MapBatchesExec::try_new(
@@ -184,6 +315,16 @@ impl Planner<'_> {
                 )?))
             }
         }
+    }
+
+    /// In streaming mode, `what` cannot run over an unbounded input (it would never emit).
+    fn refuse_unbounded(&self, input: &LogicalPlan, what: &str) -> Result<()> {
+        if self.streaming && !input.is_bounded() {
+            return Err(ExecError::Core(rill_core::RillError::unsupported(format!(
+                "{what} over an unbounded stream (it would never produce a result; use a window)"
+            ))));
+        }
+        Ok(())
     }
 
     fn sort_keys(&self, exprs: &[SortExpr], schema: &PlanSchema) -> Result<Vec<PhysicalSortExpr>> {
@@ -246,13 +387,38 @@ impl Planner<'_> {
         }
         let has_distinct = calls.iter().any(|c| c.distinct);
         let keyless = group_by.is_empty();
+        // Streaming mode: a GROUP BY that includes a window end fires per window on
+        // watermarks; any other aggregate over an unbounded input would never finish.
+        let window_key = if self.streaming {
+            let ends = window_end_columns(input);
+            let key = group_expr.iter().position(|e| match e {
+                Expr::Column(c) => in_schema
+                    .try_index_of(c)
+                    .ok()
+                    .flatten()
+                    .is_some_and(|i| ends.get(i).copied().unwrap_or(false)),
+                _ => false,
+            });
+            if key.is_none() {
+                self.refuse_unbounded(input, "GROUP BY without window_end (an updating aggregate)")?;
+            }
+            key
+        } else {
+            None
+        };
+        let wrap = |agg: HashAggregateExec| -> Result<Arc<dyn ExecutionPlan>> {
+            Ok(match window_key {
+                Some(k) => Arc::new(WindowAggregateExec::try_new(Arc::new(agg), k)?),
+                None => Arc::new(agg),
+            })
+        };
         if child.parallelism() == 1 {
-            return Ok(Arc::new(HashAggregateExec::try_new(
+            return wrap(HashAggregateExec::try_new(
                 AggregateMode::Single,
                 group_by,
                 calls,
                 child,
-            )?));
+            )?);
         }
         if has_distinct {
             let routed = if keyless {
@@ -261,29 +427,34 @@ impl Planner<'_> {
                 let keys = group_by.iter().map(|(e, _)| Arc::clone(e)).collect();
                 exchange(child, Partitioning::Hash(keys), self.partitions())
             };
-            return Ok(Arc::new(HashAggregateExec::try_new(
+            return wrap(HashAggregateExec::try_new(
                 AggregateMode::Single,
                 group_by,
                 calls,
                 routed,
-            )?));
+            )?);
         }
         let k = group_by.len();
-        let partial = HashAggregateExec::try_new(AggregateMode::Partial, group_by, calls, child)?;
+        let partial = Arc::new(HashAggregateExec::try_new(
+            AggregateMode::Partial,
+            group_by,
+            calls,
+            child,
+        )?);
         let partial_schema = partial.schema();
-        let partial: Arc<dyn ExecutionPlan> = Arc::new(partial);
+        let partial_node: Arc<dyn ExecutionPlan> = match window_key {
+            Some(key) => Arc::new(WindowAggregateExec::try_new(Arc::clone(&partial), key)?),
+            None => Arc::clone(&partial) as Arc<dyn ExecutionPlan>,
+        };
         let routed = if keyless {
-            exchange(Arc::clone(&partial), Partitioning::Single, 1)
+            exchange(partial_node, Partitioning::Single, 1)
         } else {
             let keys = (0..k)
                 .map(|i| ColumnExpr::from_schema(&partial_schema, i))
                 .collect::<Result<Vec<_>>>()?;
-            exchange(Arc::clone(&partial), Partitioning::Hash(keys), self.partitions())
+            exchange(partial_node, Partitioning::Hash(keys), self.partitions())
         };
-        let Some(partial_ref) = partial.as_any().downcast_ref::<HashAggregateExec>() else {
-            return Err(exec_internal!("partial aggregate lost its type"));
-        };
-        Ok(Arc::new(HashAggregateExec::final_for(partial_ref, routed)?))
+        wrap(HashAggregateExec::final_for(&partial, routed)?)
     }
 
     /// Window calls: each run of calls with the same PARTITION BY / ORDER BY gets a hash

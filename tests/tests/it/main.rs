@@ -7,4 +7,5 @@ mod common;
 mod dataset_api;
 mod runtime;
 mod slt;
+mod streaming;
 mod tpch;

@@ -1,0 +1,176 @@
+//! Streaming SQL end to end: watermarks declared in DDL, window table functions, and the
+//! same query in batch and streaming mode over the same bounded data.
+
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, Int64Array, TimestampMillisecondArray};
+use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+use arrow::record_batch::RecordBatch;
+use rill_core::{ExecutionEnvironment, ExecutionMode, SessionConfig};
+
+use crate::common::sorted_rows;
+
+fn env(partitions: usize, mode: ExecutionMode) -> ExecutionEnvironment {
+    let config = SessionConfig {
+        target_partitions: partitions,
+        batch_size: 64,
+        execution_mode: mode,
+        ..Default::default()
+    };
+    rill_scheduler::local_environment_with(config)
+}
+
+/// Events `(k, v, ts)`: `n` rows, ts rising 100 ms per row with a jitter of up to 900 ms
+/// backwards (out of order, within a 1 s bound).
+fn events(n: i64) -> Vec<RecordBatch> {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("k", DataType::Int64, false),
+        Field::new("v", DataType::Int64, false),
+        Field::new("ts", DataType::Timestamp(TimeUnit::Millisecond, None), false),
+    ]));
+    (0..n)
+        .collect::<Vec<_>>()
+        .chunks(50)
+        .map(|c| {
+            let cols: Vec<ArrayRef> = vec![
+                Arc::new(Int64Array::from(c.iter().map(|i| i % 7).collect::<Vec<_>>())),
+                Arc::new(Int64Array::from(c.to_vec())),
+                Arc::new(TimestampMillisecondArray::from(
+                    c.iter().map(|i| i * 100 - (i * 37 % 10) * 90).collect::<Vec<_>>(),
+                )),
+            ];
+            RecordBatch::try_new(Arc::clone(&schema), cols).unwrap()
+        })
+        .collect()
+}
+
+/// Writes `batches` as one Parquet file under a new temporary folder.
+fn parquet_table(batches: Vec<RecordBatch>) -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.parquet");
+    let env = env(1, ExecutionMode::Batch);
+    env.from_batches(batches)
+        .unwrap()
+        .write_parquet(path.to_str().unwrap())
+        .unwrap();
+    (dir, path.to_str().unwrap().to_string())
+}
+
+fn register(env: &ExecutionEnvironment, path: &str) {
+    env.sql(&format!(
+        "CREATE TABLE ev (k BIGINT, v BIGINT, ts TIMESTAMP(3), \
+         WATERMARK FOR ts AS ts - INTERVAL '1' SECOND) \
+         WITH ('connector' = 'filesystem', 'path' = '{path}', 'format' = 'parquet')"
+    ))
+    .unwrap();
+}
+
+fn run(env: &ExecutionEnvironment, sql: &str) -> Vec<String> {
+    sorted_rows(&env.sql(sql).unwrap().collect().unwrap())
+}
+
+const QUERIES: &[&str] = &[
+    "SELECT k, window_start, window_end, count(*) AS n, sum(v) AS s \
+     FROM TABLE(TUMBLE(TABLE ev, DESCRIPTOR(ts), INTERVAL '10' SECOND)) \
+     GROUP BY k, window_start, window_end",
+    "SELECT window_start, window_end, max(v) AS m, min(ts) AS first_ts \
+     FROM TABLE(HOP(TABLE ev, DESCRIPTOR(ts), INTERVAL '2' SECOND, INTERVAL '6' SECOND)) \
+     GROUP BY window_start, window_end",
+    // A windowed aggregate over a windowed aggregate (Nexmark q5's shape).
+    "SELECT window_end, max(n) AS m FROM ( \
+       SELECT k, window_start, window_end, count(*) AS n \
+       FROM TABLE(TUMBLE(TABLE ev, DESCRIPTOR(ts), INTERVAL '5' SECOND)) \
+       GROUP BY k, window_start, window_end) t \
+     GROUP BY window_start, window_end",
+    // Filters and projections around the window.
+    "SELECT window_end, count(DISTINCT k) AS keys, sum(v * 2) AS s2 \
+     FROM TABLE(TUMBLE(TABLE ev, DESCRIPTOR(ts), INTERVAL '3' SECOND)) \
+     WHERE v % 3 <> 0 GROUP BY window_start, window_end",
+];
+
+#[test]
+fn window_queries_give_the_same_rows_in_batch_and_streaming_mode() {
+    let (_dir, path) = parquet_table(events(2_000));
+    for q in QUERIES {
+        let batch = env(2, ExecutionMode::Batch);
+        register(&batch, &path);
+        let expected = run(&batch, q);
+        assert!(!expected.is_empty(), "{q}");
+        for partitions in [1, 3] {
+            let streaming = env(partitions, ExecutionMode::Streaming);
+            register(&streaming, &path);
+            let plan = streaming.sql(&format!("EXPLAIN {q}")).unwrap().collect().unwrap();
+            let text = crate::common::rows(&plan).join("\n");
+            assert!(text.contains("WindowAggregateExec"), "{text}");
+            assert!(text.contains("WatermarkExec"), "{text}");
+            assert_eq!(run(&streaming, q), expected, "{q} with {partitions} partitions");
+        }
+    }
+}
+
+#[test]
+fn tumble_counts_match_a_reference_computation() {
+    let (_dir, path) = parquet_table(events(500));
+    let streaming = env(2, ExecutionMode::Streaming);
+    register(&streaming, &path);
+    let got = run(
+        &streaming,
+        "SELECT CAST(window_start AS BIGINT) AS ws, count(*) AS n, sum(v) AS s \
+         FROM TABLE(TUMBLE(TABLE ev, DESCRIPTOR(ts), INTERVAL '10' SECOND)) \
+         GROUP BY window_start, window_end",
+    );
+    let mut by_window = std::collections::BTreeMap::<i64, (i64, i64)>::new();
+    for i in 0..500i64 {
+        let ts = i * 100 - (i * 37 % 10) * 90;
+        let ws = ts - ts.rem_euclid(10_000);
+        let e = by_window.entry(ws).or_default();
+        e.0 += 1;
+        e.1 += i;
+    }
+    let mut expected: Vec<String> = by_window
+        .iter()
+        .map(|(ws, (n, s))| format!("{}|{n}|{s}", ws / 1000))
+        .collect();
+    expected.sort();
+    let got: Vec<String> = got
+        .iter()
+        .map(|r| {
+            let mut parts = r.splitn(2, '|');
+            let ws: i64 = parts.next().unwrap().parse().unwrap();
+            format!("{}|{}", ws / 1000, parts.next().unwrap())
+        })
+        .collect();
+    let mut got = got;
+    got.sort();
+    assert_eq!(got, expected);
+}
+
+#[test]
+fn unbounded_style_operators_are_refused_with_a_clear_error() {
+    let (_dir, path) = parquet_table(events(10));
+    let e = env(1, ExecutionMode::Streaming);
+    register(&e, &path);
+    // Bounded input in streaming mode may still be sorted.
+    assert_eq!(run(&e, "SELECT v FROM ev ORDER BY v LIMIT 2").len(), 2);
+    let err = e
+        .sql("SELECT window_start, count(*) FROM TABLE(TUMBLE(TABLE ev, DESCRIPTOR(v), INTERVAL '1' SECOND)) GROUP BY window_start")
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(err.contains("TIMESTAMP"), "{err}");
+    let err = e
+        .sql("SELECT * FROM TABLE(HOP(TABLE ev, DESCRIPTOR(ts), INTERVAL '3' SECOND, INTERVAL '10' SECOND))")
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(err.contains("multiple of the slide"), "{err}");
+    let err = e
+        .sql("CREATE TABLE x (a BIGINT) WITH ('connector' = 'nope')")
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(
+        err.contains("unknown connector 'nope'") && err.contains("filesystem"),
+        "{err}"
+    );
+}
