@@ -37,7 +37,9 @@ use crate::operators::limit::LimitExec;
 use crate::operators::map_batches::MapBatchesExec;
 use crate::operators::merge::SortPreservingMergeExec;
 use crate::operators::projection::ProjectionExec;
+use crate::operators::session_window::SessionWindowExec;
 use crate::operators::sort::SortExec;
+use crate::operators::symmetric_hash_join::SymmetricHashJoinExec;
 use crate::operators::union::UnionExec;
 use crate::operators::watermark::WatermarkExec;
 use crate::operators::window::{WindowCall, WindowExec};
@@ -298,10 +300,17 @@ impl Planner<'_> {
                         slide: *slide,
                         size: *size,
                     },
-                    WindowSpec::Session { .. } => {
-                        return Err(ExecError::Core(rill_core::RillError::unsupported(
-                            "SESSION windows in this position",
-                        )))
+                    WindowSpec::Session { gap, partition_by } => {
+                        let keys = partition_by
+                            .iter()
+                            .map(|k| create_physical_expr(k, input.schema()))
+                            .collect::<Result<Vec<_>>>()?;
+                        let routed = if keys.is_empty() {
+                            exchange(child, Partitioning::Single, 1)
+                        } else {
+                            exchange(child, Partitioning::Hash(keys.clone()), self.partitions())
+                        };
+                        return Ok(Arc::new(SessionWindowExec::try_new(keys, time, *gap, routed)?));
                     }
                 };
                 Ok(Arc::new(WindowAssignExec::try_new(assigner, time, child)?))
@@ -457,6 +466,79 @@ impl Planner<'_> {
         wrap(HashAggregateExec::final_for(&partial, routed)?)
     }
 
+    /// Streaming mode: the join of two unbounded inputs (or of any two inputs when both are
+    /// streamed) is a symmetric hash join; `None` leaves the join to the batch planner (one
+    /// side is bounded and becomes the build side).
+    fn plan_streaming_join(
+        &self,
+        left: &LogicalPlan,
+        right: &LogicalPlan,
+        join_type: JoinType,
+        on: &[(Expr, Expr)],
+        filter: Option<&Expr>,
+    ) -> Result<Option<Arc<dyn ExecutionPlan>>> {
+        let (lb, rb) = (left.is_bounded(), right.is_bounded());
+        if lb != rb {
+            return Ok(None);
+        }
+        if lb && join_type != JoinType::Inner {
+            // Both bounded (streaming forced): the batch join computes the same final rows.
+            return Ok(None);
+        }
+        if join_type != JoinType::Inner {
+            return Err(ExecError::Core(rill_core::RillError::unsupported(format!(
+                "{join_type} JOIN of two streams (its result updates; only inner joins of streams are supported)"
+            ))));
+        }
+        if on.is_empty() {
+            if lb {
+                return Ok(None);
+            }
+            return Err(ExecError::Core(rill_core::RillError::unsupported(
+                "a join of two streams without an equality condition",
+            )));
+        }
+        let (ls, rs) = (left.schema(), right.schema());
+        let (lw, rw) = (window_end_columns(left), window_end_columns(right));
+        let is_end = |e: &Expr, schema: &PlanSchema, ends: &[bool]| match e {
+            Expr::Column(c) => schema
+                .try_index_of(c)
+                .ok()
+                .flatten()
+                .is_some_and(|i| ends.get(i).copied().unwrap_or(false)),
+            _ => false,
+        };
+        let mut keys = Vec::with_capacity(on.len());
+        let mut window_key = None;
+        for (i, (l, r)) in on.iter().enumerate() {
+            let (lt, rt) = (l.get_type(ls)?, r.get_type(rs)?);
+            let (l, r) = if lt == rt {
+                (l.clone(), r.clone())
+            } else {
+                let common = rill_core::types::comparison_coercion(&lt, &rt)
+                    .ok_or_else(|| exec_internal!("join keys {l} ({lt}) and {r} ({rt}) have no common type"))?;
+                (
+                    rill_core::analyzer::cast_if_needed(l.clone(), &common, ls)?,
+                    rill_core::analyzer::cast_if_needed(r.clone(), &common, rs)?,
+                )
+            };
+            if window_key.is_none() && is_end(&l, ls, &lw) && is_end(&r, rs, &rw) {
+                window_key = Some(i);
+            }
+            keys.push((create_physical_expr(&l, ls)?, create_physical_expr(&r, rs)?));
+        }
+        let joined = ls.join(rs);
+        let filter = filter.map(|f| create_physical_expr(f, &joined)).transpose()?;
+        let n = self.partitions();
+        let lk = keys.iter().map(|(l, _)| Arc::clone(l)).collect();
+        let rk = keys.iter().map(|(_, r)| Arc::clone(r)).collect();
+        let l = exchange(self.plan(left)?, Partitioning::Hash(lk), n);
+        let r = exchange(self.plan(right)?, Partitioning::Hash(rk), n);
+        Ok(Some(Arc::new(SymmetricHashJoinExec::try_new(
+            l, r, keys, filter, window_key,
+        )?)))
+    }
+
     /// Window calls: each run of calls with the same PARTITION BY / ORDER BY gets a hash
     /// exchange on the partition keys (one subtask without them), a sort on (partition keys,
     /// order keys) and a `WindowExec` that appends the run's columns.
@@ -563,10 +645,20 @@ impl Planner<'_> {
         filter: Option<&Expr>,
         schema: &PlanSchema,
     ) -> Result<Arc<dyn ExecutionPlan>> {
+        if self.streaming {
+            if let Some(join) = self.plan_streaming_join(left, right, join_type, on, filter)? {
+                return Ok(join);
+            }
+        }
         let left_bytes = stats::estimate_bytes(left);
         let right_bytes = stats::estimate_bytes(right);
-        // The build side (HashJoinExec's left) should be the smaller input.
-        let swap = matches!((left_bytes, right_bytes), (Some(l), Some(r)) if r < l);
+        // The build side (HashJoinExec's left) should be the smaller input. In streaming
+        // mode a bounded side is always the build side (a lookup join against a table).
+        let swap = if self.streaming && !left.is_bounded() {
+            right.is_bounded()
+        } else {
+            matches!((left_bytes, right_bytes), (Some(l), Some(r)) if r < l)
+        };
         let (build, probe, jt) = if swap {
             (right, left, join_type.swap())
         } else {
