@@ -292,6 +292,7 @@ pub(crate) fn execute(env: &ExecutionEnvironment, s: &Statement) -> Result<State
             names,
             ..
         } => drop_objects(env, *object_type, *if_exists, names, s),
+        Statement::Set(ast::Set::SingleAssignment { variable, values, .. }) => set_option(env, variable, values),
         Statement::ShowTables { .. } => {
             let names = env.catalog().names();
             let schema = Arc::new(Schema::new(vec![Field::new("name", DataType::Utf8, false)]));
@@ -579,4 +580,69 @@ fn insert(env: &ExecutionEnvironment, ins: &ast::Insert, s: &Statement) -> Resul
     env.catalog()
         .register(&name, CatalogEntry::Table(Arc::new(appended)), true)?;
     Ok(StatementOutput::Done(format!("INSERT {rows}")))
+}
+
+/// The settings `SET key = value` changes.
+const SETTINGS: &[&str] = &["execution.runtime-mode", "parallelism.default", "batch-size"];
+
+/// `SET 'key' = 'value'` (Flink's keys): `execution.runtime-mode` (`streaming`, `batch`,
+/// `automatic`), `parallelism.default` and `batch-size` (positive integers).
+fn set_option(env: &ExecutionEnvironment, variable: &ast::ObjectName, values: &[ast::Expr]) -> Result<StatementOutput> {
+    let key: String = variable
+        .0
+        .iter()
+        .map(|p| match p {
+            ast::ObjectNamePart::Identifier(id) => id.value.clone(),
+            other => other.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(".")
+        .to_ascii_lowercase()
+        .replace('_', "-");
+    let value = match values {
+        [ast::Expr::Value(v)] => match &v.value {
+            ast::Value::SingleQuotedString(s) | ast::Value::DoubleQuotedString(s) => s.clone(),
+            other => other.to_string(),
+        },
+        [ast::Expr::Identifier(id)] => id.value.clone(),
+        _ => return Err(RillError::invalid_plan(format!("SET {key} needs one value"))),
+    };
+    let positive = |what: &str| -> Result<usize> {
+        value
+            .parse::<usize>()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| RillError::invalid_plan(format!("{what} must be a positive integer, got '{value}'")))
+    };
+    match key.as_str() {
+        "execution.runtime-mode" => {
+            let v = value.to_ascii_lowercase();
+            let mode = if v == "automatic" {
+                Some(crate::ExecutionMode::Auto)
+            } else {
+                crate::ExecutionMode::parse(&v)
+            }
+            .ok_or_else(|| {
+                RillError::invalid_plan(format!(
+                    "execution.runtime-mode must be streaming, batch or automatic, got '{value}'"
+                ))
+            })?;
+            env.update_config(|c| c.execution_mode = mode);
+        }
+        "parallelism.default" => {
+            let n = positive("parallelism.default")?;
+            env.update_config(|c| c.target_partitions = n);
+        }
+        "batch-size" => {
+            let n = positive("batch-size")?;
+            env.update_config(|c| c.batch_size = n);
+        }
+        _ => {
+            return Err(RillError::invalid_plan(format!(
+                "unknown setting '{key}' (known: {})",
+                SETTINGS.join(", ")
+            )))
+        }
+    }
+    Ok(StatementOutput::Done(format!("SET {key} = {value}")))
 }

@@ -883,3 +883,24 @@ fn subqueries_resolve_outer_columns_innermost_first() {
     let e = err(&env, "SELECT a FROM t WHERE a IN (SELECT a, c FROM u)");
     assert!(e.to_string().contains("must return exactly one column"), "{e}");
 }
+
+#[test]
+fn set_changes_the_execution_mode_and_rejects_unknown_keys() {
+    let env = ExecutionEnvironment::new(Arc::new(FakeExecutor));
+    env.sql("SET 'execution.runtime-mode' = 'streaming'").unwrap();
+    assert_eq!(env.config().execution_mode, crate::ExecutionMode::Streaming);
+    env.sql("SET execution.runtime_mode = batch").unwrap();
+    assert_eq!(env.config().execution_mode, crate::ExecutionMode::Batch);
+    env.sql("SET 'parallelism.default' = '3'").unwrap();
+    assert_eq!(env.config().target_partitions, 3);
+    let err = env
+        .sql("SET 'execution.runtime-mode' = 'sideways'")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("sideways"), "{err}");
+    let err = env.sql("SET 'no.such.key' = '1'").unwrap_err().to_string();
+    assert!(
+        err.contains("no.such.key") && err.contains("execution.runtime-mode"),
+        "{err}"
+    );
+}
