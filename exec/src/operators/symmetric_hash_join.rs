@@ -7,8 +7,11 @@
 //! row format, so composite and string keys compare as bytes) to `(batch, row)` positions.
 //! When a key pair equates the two sides' window ends (a window join, Nexmark q8), the state
 //! is partitioned by window end and a partition is dropped as soon as the watermark passes
-//! its end: rows of a fired window can never be joined again. Without such a key the state
-//! grows with the input (counted in the `state_bytes` metric).
+//! its end: rows of a fired window can never be joined again. When instead the residual
+//! predicate bounds `left.t - right.t` for event-time columns (an interval join, Nexmark
+//! q7), the state is kept in buckets of event time and a bucket is dropped once no future
+//! row of the other side (whose time is at least the watermark) can match it. Without either
+//! the state grows with the input (the `peak_state_bytes` metric shows how much).
 
 use std::any::Any;
 use std::collections::{BTreeMap, HashMap};
@@ -31,6 +34,20 @@ use crate::plan::{ExecutionPlan, Instance};
 /// One equality key: (expression over the left input, expression over the right input).
 pub type KeyPair = (Arc<dyn PhysicalExpr>, Arc<dyn PhysicalExpr>);
 
+/// Bounds of an interval join: `left_time - right_time` lies in `[lower, upper]` (ms, either
+/// bound optional) for every joined pair.
+#[derive(Debug, Clone)]
+pub struct IntervalBounds {
+    /// The left event-time column.
+    pub left_time: Arc<dyn PhysicalExpr>,
+    /// The right event-time column.
+    pub right_time: Arc<dyn PhysicalExpr>,
+    /// Smallest `left_time - right_time` (ms).
+    pub lower: Option<i64>,
+    /// Largest `left_time - right_time` (ms).
+    pub upper: Option<i64>,
+}
+
 /// The symmetric hash join of two streams (inner join).
 #[derive(Debug)]
 pub struct SymmetricHashJoinExec {
@@ -39,6 +56,7 @@ pub struct SymmetricHashJoinExec {
     on: Vec<KeyPair>,
     filter: Option<Arc<dyn PhysicalExpr>>,
     window_key: Option<usize>,
+    interval: Option<IntervalBounds>,
     schema: SchemaRef,
 }
 
@@ -95,8 +113,21 @@ impl SymmetricHashJoinExec {
             on,
             filter,
             window_key,
+            interval: None,
             schema: Arc::new(Schema::new(fields)),
         })
+    }
+
+    /// Makes it an interval join: state is bucketed by event time and freed by watermarks
+    /// (ignored when a window key already frees the state).
+    ///
+    /// # Errors
+    /// Time columns that are not timestamps.
+    pub fn with_interval(mut self, bounds: IntervalBounds) -> Result<Self> {
+        time_unit(&bounds.left_time.data_type())?;
+        time_unit(&bounds.right_time.data_type())?;
+        self.interval = Some(bounds);
+        Ok(self)
     }
 }
 
@@ -125,6 +156,15 @@ impl ExecutionPlan for SymmetricHashJoinExec {
         }
         if let Some(k) = self.window_key {
             s.push_str(&format!(", state_by_window_end={}", self.on[k].0));
+        } else if let Some(b) = &self.interval {
+            let show = |v: Option<i64>| v.map_or("-inf/+inf".to_string(), |v| format!("{v}ms"));
+            s.push_str(&format!(
+                ", interval={} - {} in [{}, {}]",
+                b.left_time,
+                b.right_time,
+                show(b.lower),
+                show(b.upper)
+            ));
         }
         s
     }
@@ -136,9 +176,25 @@ impl ExecutionPlan for SymmetricHashJoinExec {
             .map(|(l, _)| SortField::new(l.data_type()))
             .collect::<Vec<_>>();
         let converter = RowConverter::new(fields).map_err(|e| ExecError::arrow("join key encoding", e))?;
-        let unit = match self.window_key {
-            Some(k) => Some(time_unit(&self.on[k].0.data_type())?),
-            None => None,
+        let mode = match (self.window_key, &self.interval) {
+            (Some(k), _) => StateMode::WindowEnd(k, time_unit(&self.on[k].0.data_type())?),
+            (None, Some(b)) => {
+                let span = match (b.lower, b.upper) {
+                    (Some(l), Some(u)) => (u - l).max(0),
+                    _ => 10_000,
+                };
+                StateMode::Buckets {
+                    times: [Arc::clone(&b.left_time), Arc::clone(&b.right_time)],
+                    units: [
+                        time_unit(&b.left_time.data_type())?,
+                        time_unit(&b.right_time.data_type())?,
+                    ],
+                    lower: b.lower,
+                    upper: b.upper,
+                    width: (span / 8).clamp(100, 60_000),
+                }
+            }
+            (None, None) => StateMode::Single,
         };
         Ok(Instance::Operator(Box::new(SymmetricHashJoinOperator {
             keys: [
@@ -146,7 +202,7 @@ impl ExecutionPlan for SymmetricHashJoinExec {
                 self.on.iter().map(|(_, r)| Arc::clone(r)).collect(),
             ],
             filter: self.filter.clone(),
-            window_key: self.window_key.zip(unit),
+            mode,
             converter,
             sides: [SideState::default(), SideState::default()],
             schema: Arc::clone(&self.schema),
@@ -174,10 +230,28 @@ struct SideState {
     parts: BTreeMap<i64, Partition>,
 }
 
+/// How the state of each side is partitioned.
+enum StateMode {
+    /// One partition.
+    Single,
+    /// By the window end of key pair `.0` (exact match; dropped when the watermark passes).
+    WindowEnd(usize, TimeUnit),
+    /// By buckets of `width` ms of each side's event time; a probe looks at every bucket of
+    /// the other side. Left buckets go once `max time - lower < watermark`, right buckets
+    /// once `max time + upper < watermark`.
+    Buckets {
+        times: [Arc<dyn PhysicalExpr>; 2],
+        units: [TimeUnit; 2],
+        lower: Option<i64>,
+        upper: Option<i64>,
+        width: i64,
+    },
+}
+
 struct SymmetricHashJoinOperator {
     keys: [Vec<Arc<dyn PhysicalExpr>>; 2],
     filter: Option<Arc<dyn PhysicalExpr>>,
-    window_key: Option<(usize, TimeUnit)>,
+    mode: StateMode,
     converter: RowConverter,
     sides: [SideState; 2],
     schema: SchemaRef,
@@ -190,9 +264,16 @@ impl SymmetricHashJoinOperator {
         self.sides.iter().flat_map(|s| s.parts.values()).map(|p| p.bytes).sum()
     }
 
-    /// Probes the other side with `batch` (all rows in the partition `part`), emits the
-    /// matches, then stores the batch.
-    fn process_part(&mut self, side: usize, part: i64, batch: RecordBatch, out: &mut Output) -> Result<()> {
+    /// Probes the other side's partitions `probe` (all of them when `None`) with `batch`,
+    /// emits the matches, then stores the batch in this side's partition `store` (if any).
+    fn process_part(
+        &mut self,
+        side: usize,
+        probe: Option<i64>,
+        store: Option<i64>,
+        batch: RecordBatch,
+        out: &mut Output,
+    ) -> Result<()> {
         let n = batch.num_rows();
         let keys = self.keys[side]
             .iter()
@@ -209,9 +290,13 @@ impl SymmetricHashJoinOperator {
         };
         let hashes: Vec<u64> = (0..n).map(|i| self.hasher.hash_one(rows.row(i).as_ref())).collect();
         let other = 1 - side;
-        let mut this_idx: Vec<u32> = Vec::new();
-        let mut other_idx: Vec<(usize, usize)> = Vec::new();
-        if let Some(p) = self.sides[other].parts.get(&part) {
+        let parts: Vec<&Partition> = match probe {
+            Some(k) => self.sides[other].parts.get(&k).into_iter().collect(),
+            None => self.sides[other].parts.values().collect(),
+        };
+        for p in parts {
+            let mut this_idx: Vec<u32> = Vec::new();
+            let mut other_idx: Vec<(usize, usize)> = Vec::new();
             for (i, h) in hashes.iter().enumerate() {
                 if valid.as_ref().is_some_and(|v| !v[i]) {
                     continue;
@@ -225,41 +310,43 @@ impl SymmetricHashJoinOperator {
                     }
                 }
             }
-            if !this_idx.is_empty() {
-                let idx = UInt32Array::from(std::mem::take(&mut this_idx));
-                let this_cols = batch
-                    .columns()
-                    .iter()
-                    .map(|c| take(c.as_ref(), &idx, None))
-                    .collect::<std::result::Result<Vec<_>, _>>()
-                    .map_err(|e| ExecError::arrow("symmetric hash join output", e))?;
-                let width = p.batches.first().map_or(0, |b| b.num_columns());
-                let mut other_cols = Vec::with_capacity(width);
-                for c in 0..width {
-                    let arrays: Vec<&dyn Array> = p.batches.iter().map(|b| b.column(c).as_ref()).collect();
-                    other_cols.push(
-                        arrow::compute::interleave(&arrays, &other_idx)
-                            .map_err(|e| ExecError::arrow("symmetric hash join output", e))?,
-                    );
-                }
-                let cols = if side == 0 {
-                    this_cols.into_iter().chain(other_cols).collect()
-                } else {
-                    other_cols.into_iter().chain(this_cols).collect()
-                };
-                let joined = RecordBatch::try_new(Arc::clone(&self.schema), cols)
-                    .map_err(|e| ExecError::arrow("symmetric hash join output", e))?;
-                let joined = match &self.filter {
-                    Some(f) => {
-                        let mask = evaluate_predicate(f.as_ref(), &joined)?;
-                        filter_record_batch(&joined, &mask).map_err(|e| ExecError::arrow("join filter", e))?
-                    }
-                    None => joined,
-                };
-                out.push(joined);
+            if this_idx.is_empty() {
+                continue;
             }
+            let idx = UInt32Array::from(this_idx);
+            let this_cols = batch
+                .columns()
+                .iter()
+                .map(|c| take(c.as_ref(), &idx, None))
+                .collect::<std::result::Result<Vec<_>, _>>()
+                .map_err(|e| ExecError::arrow("symmetric hash join output", e))?;
+            let width = p.batches.first().map_or(0, |b| b.num_columns());
+            let mut other_cols = Vec::with_capacity(width);
+            for c in 0..width {
+                let arrays: Vec<&dyn Array> = p.batches.iter().map(|b| b.column(c).as_ref()).collect();
+                other_cols.push(
+                    arrow::compute::interleave(&arrays, &other_idx)
+                        .map_err(|e| ExecError::arrow("symmetric hash join output", e))?,
+                );
+            }
+            let cols = if side == 0 {
+                this_cols.into_iter().chain(other_cols).collect()
+            } else {
+                other_cols.into_iter().chain(this_cols).collect()
+            };
+            let joined = RecordBatch::try_new(Arc::clone(&self.schema), cols)
+                .map_err(|e| ExecError::arrow("symmetric hash join output", e))?;
+            let joined = match &self.filter {
+                Some(f) => {
+                    let mask = evaluate_predicate(f.as_ref(), &joined)?;
+                    filter_record_batch(&joined, &mask).map_err(|e| ExecError::arrow("join filter", e))?
+                }
+                None => joined,
+            };
+            out.push(joined);
         }
-        let p = self.sides[side].parts.entry(part).or_default();
+        let Some(store) = store else { return Ok(()) };
+        let p = self.sides[side].parts.entry(store).or_default();
         let b = p.batches.len() as u32;
         for (i, h) in hashes.into_iter().enumerate() {
             if valid.as_ref().is_some_and(|v| !v[i]) {
@@ -271,6 +358,39 @@ impl SymmetricHashJoinOperator {
         p.batches.push(batch);
         p.keys.push(rows);
         Ok(())
+    }
+
+    /// Whether a bucket of `side` (its rows' times at most `max_ms`) can be dropped at
+    /// watermark `wm`.
+    fn bucket_expired(side: usize, max_ms: i64, lower: Option<i64>, upper: Option<i64>, wm: i64) -> bool {
+        match side {
+            // A left row l matches future right rows r >= wm only if r <= l - lower.
+            0 => lower.is_some_and(|lo| max_ms.saturating_sub(lo) < wm),
+            // A right row r matches future left rows l >= wm only if l <= r + upper.
+            _ => upper.is_some_and(|up| max_ms.saturating_add(up) < wm),
+        }
+    }
+
+    /// Splits `batch` by the partition key of each row (`f` gives it; `None` drops the row).
+    fn split_by(batch: RecordBatch, keys: Vec<Option<i64>>) -> Result<Vec<(i64, RecordBatch)>> {
+        let n = batch.num_rows();
+        let mut by: BTreeMap<i64, Vec<u32>> = BTreeMap::new();
+        for (i, k) in keys.into_iter().enumerate() {
+            if let Some(k) = k {
+                by.entry(k).or_default().push(i as u32);
+            }
+        }
+        by.into_iter()
+            .map(|(k, rows)| {
+                if rows.len() == n {
+                    Ok((k, batch.clone()))
+                } else {
+                    take_record_batch(&batch, &UInt32Array::from(rows))
+                        .map(|b| (k, b))
+                        .map_err(|e| ExecError::arrow("symmetric hash join", e))
+                }
+            })
+            .collect()
     }
 }
 
@@ -289,29 +409,50 @@ impl Operator for SymmetricHashJoinOperator {
         if input > 1 {
             return Err(exec_internal!("symmetric hash join input {input}"));
         }
-        match self.window_key {
-            None => self.process_part(input, 0, batch, out)?,
-            Some((k, unit)) => {
-                let ends = self.keys[input][k].evaluate(&batch)?.into_array(n)?;
+        enum Route {
+            Single,
+            End(Arc<dyn PhysicalExpr>, TimeUnit),
+            Buckets(Arc<dyn PhysicalExpr>, TimeUnit, i64, Option<i64>, Option<i64>),
+        }
+        let route = match &self.mode {
+            StateMode::Single => Route::Single,
+            StateMode::WindowEnd(k, unit) => Route::End(Arc::clone(&self.keys[input][*k]), *unit),
+            StateMode::Buckets {
+                times,
+                units,
+                lower,
+                upper,
+                width,
+            } => Route::Buckets(Arc::clone(&times[input]), units[input], *width, *lower, *upper),
+        };
+        match route {
+            Route::Single => self.process_part(input, Some(0), Some(0), batch, out)?,
+            Route::End(key, unit) => {
+                let ends = key.evaluate(&batch)?.into_array(n)?;
                 let ends = timestamps_as_i64(&ends)?;
-                let mut by_end: BTreeMap<i64, Vec<u32>> = BTreeMap::new();
-                for i in 0..n {
-                    if ends.is_valid(i) {
-                        by_end.entry(ends.value(i)).or_default().push(i as u32);
-                    }
-                }
-                for (end, rows) in by_end {
+                let keys = (0..n).map(|i| ends.is_valid(i).then(|| ends.value(i))).collect();
+                for (end, part) in Self::split_by(batch, keys)? {
                     if self.watermark.is_some_and(|w| units_to_ms_ceil(end, unit) <= w) {
-                        ctx.metrics.add("late_rows_dropped", rows.len() as u64);
+                        ctx.metrics.add("late_rows_dropped", part.num_rows() as u64);
                         continue;
                     }
-                    let part = if rows.len() == n {
-                        batch.clone()
-                    } else {
-                        take_record_batch(&batch, &UInt32Array::from(rows))
-                            .map_err(|e| ExecError::arrow("symmetric hash join", e))?
-                    };
-                    self.process_part(input, end, part, out)?;
+                    self.process_part(input, Some(end), Some(end), part, out)?;
+                }
+            }
+            Route::Buckets(time, unit, width, lower, upper) => {
+                let t = timestamps_as_i64(&time.evaluate(&batch)?.into_array(n)?)?;
+                let keys = (0..n)
+                    .map(|i| {
+                        t.is_valid(i)
+                            .then(|| units_to_ms_ceil(t.value(i), unit).div_euclid(width))
+                    })
+                    .collect();
+                for (bucket, part) in Self::split_by(batch, keys)? {
+                    let max_ms = (bucket + 1) * width - 1;
+                    let keep = !self
+                        .watermark
+                        .is_some_and(|w| Self::bucket_expired(input, max_ms, lower, upper, w));
+                    self.process_part(input, None, keep.then_some(bucket), part, out)?;
                 }
             }
         }
@@ -319,10 +460,25 @@ impl Operator for SymmetricHashJoinOperator {
     }
 
     fn on_watermark(&mut self, wm: Watermark, ctx: &mut OperatorContext, out: &mut Output) -> Result<()> {
-        if let (Watermark::EventTime(t), Some((_, unit))) = (wm, self.window_key) {
+        if let Watermark::EventTime(t) = wm {
             self.watermark = Some(self.watermark.map_or(t, |w| w.max(t)));
-            for side in &mut self.sides {
-                side.parts.retain(|end, _| units_to_ms_ceil(*end, unit) > t);
+            match &self.mode {
+                StateMode::Single => {}
+                StateMode::WindowEnd(_, unit) => {
+                    let unit = *unit;
+                    for side in &mut self.sides {
+                        side.parts.retain(|end, _| units_to_ms_ceil(*end, unit) > t);
+                    }
+                }
+                StateMode::Buckets {
+                    lower, upper, width, ..
+                } => {
+                    let (lower, upper, width) = (*lower, *upper, *width);
+                    for (i, side) in self.sides.iter_mut().enumerate() {
+                        side.parts
+                            .retain(|b, _| !Self::bucket_expired(i, (b + 1) * width - 1, lower, upper, t));
+                    }
+                }
             }
         }
         let bytes = self.state_bytes() as u64;

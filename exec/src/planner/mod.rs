@@ -17,6 +17,7 @@
 //! * **Unions** read their inputs through forward or round-robin edges.
 
 mod stats;
+mod time_bounds;
 
 use std::sync::Arc;
 
@@ -39,7 +40,7 @@ use crate::operators::merge::SortPreservingMergeExec;
 use crate::operators::projection::ProjectionExec;
 use crate::operators::session_window::SessionWindowExec;
 use crate::operators::sort::SortExec;
-use crate::operators::symmetric_hash_join::SymmetricHashJoinExec;
+use crate::operators::symmetric_hash_join::{IntervalBounds, SymmetricHashJoinExec};
 use crate::operators::union::UnionExec;
 use crate::operators::watermark::WatermarkExec;
 use crate::operators::window::{WindowCall, WindowExec};
@@ -528,15 +529,38 @@ impl Planner<'_> {
             keys.push((create_physical_expr(&l, ls)?, create_physical_expr(&r, rs)?));
         }
         let joined = ls.join(rs);
+        // An interval join: bounds on left.t - right.t over event-time columns let the
+        // state be freed by watermarks.
+        let interval = match (window_key, filter) {
+            (None, Some(f)) => {
+                let (lt, rt) = (
+                    time_bounds::time_attribute_columns(left),
+                    time_bounds::time_attribute_columns(right),
+                );
+                time_bounds::interval_bounds(f, ls, rs, &lt, &rt)
+                    .map(|(l, r, b)| -> Result<IntervalBounds> {
+                        Ok(IntervalBounds {
+                            left_time: ColumnExpr::from_schema(ls.arrow_schema(), l)?,
+                            right_time: ColumnExpr::from_schema(rs.arrow_schema(), r)?,
+                            lower: b.lower,
+                            upper: b.upper,
+                        })
+                    })
+                    .transpose()?
+            }
+            _ => None,
+        };
         let filter = filter.map(|f| create_physical_expr(f, &joined)).transpose()?;
         let n = self.partitions();
         let lk = keys.iter().map(|(l, _)| Arc::clone(l)).collect();
         let rk = keys.iter().map(|(_, r)| Arc::clone(r)).collect();
         let l = exchange(self.plan(left)?, Partitioning::Hash(lk), n);
         let r = exchange(self.plan(right)?, Partitioning::Hash(rk), n);
-        Ok(Some(Arc::new(SymmetricHashJoinExec::try_new(
-            l, r, keys, filter, window_key,
-        )?)))
+        let mut join = SymmetricHashJoinExec::try_new(l, r, keys, filter, window_key)?;
+        if let Some(b) = interval {
+            join = join.with_interval(b)?;
+        }
+        Ok(Some(Arc::new(join)))
     }
 
     /// Window calls: each run of calls with the same PARTITION BY / ORDER BY gets a hash

@@ -105,6 +105,9 @@ const QUERIES: &[&str] = &[
     "SELECT window_start, window_end, count(*) AS n \
      FROM TABLE(SESSION(TABLE ev, DESCRIPTOR(ts), INTERVAL '90' MILLISECOND)) \
      GROUP BY window_start, window_end",
+    // An interval join of two streams (both sides' state bounded by the watermark).
+    "SELECT a.k, a.v, b.v AS bv FROM ev a JOIN ev b ON a.k = b.k \
+     WHERE a.ts BETWEEN b.ts - INTERVAL '1' SECOND AND b.ts + INTERVAL '500' MILLISECOND AND a.v <> b.v",
     // Filters and projections around the window.
     "SELECT window_end, count(DISTINCT k) AS keys, sum(v * 2) AS s2 \
      FROM TABLE(TUMBLE(TABLE ev, DESCRIPTOR(ts), INTERVAL '3' SECOND)) \
@@ -131,6 +134,9 @@ fn window_queries_give_the_same_rows_in_batch_and_streaming_mode() {
             assert!(text.contains("WatermarkExec"), "{text}");
             if q.contains("p.window_end = q.window_end") {
                 assert!(text.contains("state_by_window_end"), "{text}");
+            }
+            if q.contains("BETWEEN w.window_end") {
+                assert!(text.contains("interval=") && text.contains("[-10000ms, 0ms]"), "{text}");
             }
             assert_eq!(run(&streaming, q), expected, "{q} with {partitions} partitions");
         }
