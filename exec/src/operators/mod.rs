@@ -2,15 +2,20 @@
 //! node (`FooExec`, implementing [`crate::plan::ExecutionPlan`]) and its runtime operator.
 
 pub mod aggregate;
+pub mod file_sink;
 pub mod filter;
 pub mod hash_join;
 pub mod limit;
 pub mod map_batches;
 pub mod merge;
+pub mod print_sink;
 pub mod projection;
 pub mod sort;
 pub mod union;
 pub mod window;
+
+pub use self::file_sink::{sink_result_schema, FileSinkExec, RollingPolicy};
+pub use self::print_sink::{PrintSinkExec, PrintTarget};
 
 #[cfg(test)]
 pub(crate) mod testkit;
