@@ -5,9 +5,11 @@
 //! job stalls the reader and, through TCP flow control, the peer: memory stays bounded. The
 //! source's [`Source::poll_next`] never blocks: it takes what is buffered (up to a batch),
 //! says `Pending` when nothing is, and ends once the peer has closed the connection and every
-//! line has been delivered. Lines end at `\n`; a trailing `\r` is removed; a last line
-//! without a newline is delivered too. A line that is not valid UTF-8 fails the source with
-//! an error naming its line number.
+//! line has been delivered. Connecting happens on the reader thread too: a failure to
+//! connect is what the source's first polls return, an [`ExecError::Connect`] naming
+//! `host:port`. Lines end at `\n`; a trailing `\r` is removed; a last line without a
+//! newline is delivered too. A line that is not valid UTF-8 fails the source with an error
+//! naming its line number.
 //!
 //! The source is unbounded and has one split (`max_parallelism` 1). It keeps no state for
 //! checkpoints: like Flink's socket source it cannot replay what it has read.
@@ -15,7 +17,7 @@
 use std::io::{BufRead, BufReader};
 use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TryRecvError};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use arrow::array::{ArrayRef, StringBuilder};
@@ -41,8 +43,8 @@ pub struct SocketTextSourceFactory {
 }
 
 impl SocketTextSourceFactory {
-    /// A source of the lines the server at `host:port` sends. It connects when a job creates
-    /// the source, buffers up to 1024 lines ahead of the job, and gives up connecting after
+    /// A source of the lines the server at `host:port` sends. It connects (on its reader
+    /// thread) when a job creates the source, buffers up to 1024 lines ahead of the job, and gives up connecting after
     /// 10 seconds.
     ///
     /// # Examples
@@ -128,17 +130,30 @@ impl SourceFactory for SocketTextSourceFactory {
                 .project(projection)
                 .map_err(|e| ExecError::arrow("socket source projection", e))?,
         );
-        let stream = self.connect()?;
-        let control = stream.try_clone().map_err(|source| ExecError::Connect {
-            address: self.address(),
-            source,
-        })?;
         let (tx, rx) = sync_channel(self.buffer_lines);
-        let address = self.address();
-        let thread_address = address.clone();
+        let control = Arc::new(Mutex::new(Control::default()));
+        let factory = self.clone();
+        let thread_control = Arc::clone(&control);
         std::thread::Builder::new()
-            .name(format!("socket-source {address}"))
-            .spawn(move || read_lines(stream, &thread_address, &tx))
+            .name(format!("socket-source {}", self.address()))
+            .spawn(move || {
+                // Connecting (and resolving the host) may take a while: done here, so that
+                // neither `create` nor `poll_next` blocks the runtime's thread.
+                let stream = match factory.connect() {
+                    Ok(s) => s,
+                    Err(e) => {
+                        let _ = tx.send(Message::Failed(e));
+                        return;
+                    }
+                };
+                if let Ok(mut c) = thread_control.lock() {
+                    if c.dropped {
+                        return;
+                    }
+                    c.stream = stream.try_clone().ok();
+                }
+                read_lines(stream, &factory.address(), &tx);
+            })
             .map_err(|e| crate::exec_internal!("cannot start the socket reader thread: {e}"))?;
         Ok(Box::new(SocketTextSource {
             schema,
@@ -207,13 +222,21 @@ fn read_lines(stream: TcpStream, address: &str, tx: &SyncSender<Message>) {
     }
 }
 
+/// What the source and its reader thread share: the socket once connected, so that dropping
+/// the source can shut it down (which unblocks a read), and whether the source is gone.
+#[derive(Default)]
+struct Control {
+    stream: Option<TcpStream>,
+    dropped: bool,
+}
+
 /// The source of [`SocketTextSourceFactory`].
 struct SocketTextSource {
     /// The projected schema: `line` or no column at all.
     schema: SchemaRef,
     rx: Receiver<Message>,
-    /// A handle on the socket to unblock the reader thread on drop.
-    control: TcpStream,
+    /// Shared with the reader thread, to unblock it on drop.
+    control: Arc<Mutex<Control>>,
     batch_size: usize,
     /// An error that arrived after lines that were still to be delivered.
     failed: Option<ExecError>,
@@ -286,7 +309,12 @@ impl Drop for SocketTextSource {
     fn drop(&mut self) {
         // Unblocks the reader thread if it waits on the socket; if it waits on a full
         // channel, dropping the receiver wakes it.
-        let _ = self.control.shutdown(Shutdown::Both);
+        if let Ok(mut c) = self.control.lock() {
+            c.dropped = true;
+            if let Some(s) = c.stream.take() {
+                let _ = s.shutdown(Shutdown::Both);
+            }
+        }
     }
 }
 
@@ -387,7 +415,8 @@ mod tests {
             l.local_addr().unwrap().port()
         };
         let f = SocketTextSourceFactory::new("127.0.0.1", port);
-        let err = f.create(&[0], 0, 1, 100).err().unwrap();
+        let mut source = f.create(&[0], 0, 1, 100).unwrap();
+        let err = drain(source.as_mut(), 100).unwrap_err();
         assert!(matches!(err, ExecError::Connect { .. }), "{err}");
         let text = err.to_string();
         assert!(text.contains(&format!("127.0.0.1:{port}")), "{text}");
