@@ -47,6 +47,15 @@ pub enum ExecError {
         #[source]
         source: std::io::Error,
     },
+    /// A network connector could not connect to (or lost) its peer.
+    #[error("cannot connect to {address}: {source}")]
+    Connect {
+        /// `host:port`.
+        address: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
     /// Arithmetic overflow or division by zero in an expression or aggregate.
     #[error("arithmetic {failure} in {context}")]
     Arithmetic {
@@ -108,7 +117,7 @@ impl ExecError {
     pub fn kind(&self) -> ErrorKind {
         match self {
             ExecError::Core(e) => e.kind(),
-            ExecError::Io { .. } => ErrorKind::External,
+            ExecError::Io { .. } | ExecError::Connect { .. } => ErrorKind::External,
             ExecError::Internal { .. } => ErrorKind::Internal,
             ExecError::Cancelled => ErrorKind::User,
             ExecError::Task { source, .. } => source.kind(),
@@ -123,7 +132,7 @@ impl ExecError {
     /// Whether a retry may succeed.
     pub fn is_retryable(&self) -> bool {
         match self {
-            ExecError::Io { .. } => true,
+            ExecError::Io { .. } | ExecError::Connect { .. } => true,
             ExecError::Task { source, .. } => source.is_retryable(),
             ExecError::Core(e) => e.is_retryable(),
             _ => false,

@@ -1,7 +1,8 @@
 //! # rill-exec
 //!
 //! The executing half of Rill: physical plans, vectorized operators over Arrow record
-//! batches, connectors (Parquet, CSV, JSON, memory) and the local task runtime.
+//! batches, connectors (Parquet, CSV, JSON and memory tables; socket and watched-directory
+//! sources; rolling file and print sinks) and the local task runtime.
 //!
 //! The one trait at the centre of this crate is [`operator::Operator`]: one required method,
 //! `process_batch`, and defaulted hooks for watermarks, checkpoint barriers and the end of

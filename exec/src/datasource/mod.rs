@@ -1,17 +1,22 @@
 //! File and memory connectors: listing a table's files, the Parquet, CSV and JSON-lines
 //! tables ([`ParquetTable`], [`CsvTable`], [`JsonTable`]) with their scan nodes, the
-//! [`MemoryExec`] scan of in-memory tables, and the atomic [`FileSink`] writer.
+//! [`MemoryExec`] scan of in-memory tables, and the atomic [`FileSink`] writer; and the
+//! streaming connectors plugged in through [`SourceFactory`]: the socket text source
+//! ([`SocketTextSourceFactory`]) and the directory source ([`DirectorySourceFactory`], which
+//! reads a folder once or watches it for new files).
 //!
 //! [`open_files`] turns a location into a [`TableSource`]; [`create_scan`] turns a source and
 //! what the optimizer pushed into it (projection, filters, fetch) into a scan node whose
 //! subtasks are [`crate::operator::Source`]s.
 
 pub mod csv;
+pub mod directory;
 pub mod json;
 pub mod listing;
 pub mod memory;
 pub mod parquet;
 pub mod sink;
+pub mod socket;
 pub mod source_table;
 
 use std::path::Path;
@@ -22,10 +27,12 @@ use arrow::record_batch::{RecordBatch, RecordBatchOptions};
 use rill_core::{FileFormat, MemTable, ReadOptions, TableSource};
 
 pub use self::csv::{CsvScanExec, CsvTable};
+pub use self::directory::{DirectoryMode, DirectorySourceFactory};
 pub use self::json::{JsonScanExec, JsonTable};
 pub use self::memory::MemoryExec;
 pub use self::parquet::{ParquetScanExec, ParquetTable};
 pub use self::sink::FileSink;
+pub use self::socket::SocketTextSourceFactory;
 pub use self::source_table::{SourceFactory, SourceScanExec, SourceTable};
 
 use crate::error::{ExecError, Result};

@@ -6,8 +6,10 @@
 
 use std::fs::File;
 use std::hash::{BuildHasher, Hasher};
-use std::io::BufWriter;
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
@@ -18,10 +20,31 @@ use rill_core::FileFormat;
 
 use crate::error::{ExecError, Result};
 
+/// A file that counts the bytes written to it (shared with the sink, which cannot reach
+/// the file through every format's writer).
+struct CountingFile {
+    file: File,
+    bytes: Arc<AtomicU64>,
+}
+
+impl Write for CountingFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.file.write(buf)?;
+        self.bytes.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
+    }
+}
+
+type Out = BufWriter<CountingFile>;
+
 enum Writer {
-    Parquet(ArrowWriter<BufWriter<File>>),
-    Csv(arrow::csv::Writer<BufWriter<File>>),
-    Json(arrow::json::LineDelimitedWriter<BufWriter<File>>),
+    Parquet(ArrowWriter<Out>),
+    Csv(arrow::csv::Writer<Out>),
+    Json(arrow::json::LineDelimitedWriter<Out>),
 }
 
 /// An atomic file writer (see the module docs).
@@ -31,6 +54,7 @@ pub struct FileSink {
     schema: SchemaRef,
     writer: Option<Writer>,
     rows: u64,
+    bytes: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for FileSink {
@@ -98,26 +122,47 @@ impl FileSink {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => PathBuf::from("."),
         };
-        std::fs::create_dir_all(&dir).map_err(|e| io_err(&dir, e))?;
         let tmp_path = dir.join(format!(".{name}.{}.tmp", random_suffix()));
+        Self::try_new_with_temp_path(format, final_path, tmp_path, schema)
+    }
+
+    /// Like [`FileSink::try_new`], but writes under the given temporary name (which should be
+    /// hidden, e.g. `.part-0-3.csv.inprogress`, and in the same directory as `path` so that
+    /// the rename is atomic). The temporary file must not exist yet.
+    ///
+    /// # Errors
+    /// [`ExecError::Io`] when the directory or the temporary file cannot be created.
+    pub fn try_new_with_temp_path(
+        format: FileFormat,
+        path: PathBuf,
+        tmp_path: PathBuf,
+        schema: SchemaRef,
+    ) -> Result<Self> {
+        if let Some(dir) = tmp_path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
+        }
         let file = std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
             .open(&tmp_path)
             .map_err(|e| io_err(&tmp_path, e))?;
-        let out = BufWriter::new(file);
+        let bytes = Arc::new(AtomicU64::new(0));
+        let out = BufWriter::new(CountingFile {
+            file,
+            bytes: Arc::clone(&bytes),
+        });
         let writer = match format {
             FileFormat::Parquet => {
                 let props = WriterProperties::builder()
                     .set_compression(Compression::ZSTD(ZstdLevel::default()))
                     .set_statistics_enabled(EnabledStatistics::Page)
                     .build();
-                match ArrowWriter::try_new(out, std::sync::Arc::clone(&schema), Some(props)) {
+                match ArrowWriter::try_new(out, Arc::clone(&schema), Some(props)) {
                     Ok(w) => Writer::Parquet(w),
                     Err(e) => {
                         let _ = std::fs::remove_file(&tmp_path);
                         return Err(ExecError::CorruptFile {
-                            path: path.to_string(),
+                            path: path.display().to_string(),
                             location: None,
                             message: e.to_string(),
                         });
@@ -128,12 +173,38 @@ impl FileSink {
             FileFormat::Json => Writer::Json(arrow::json::LineDelimitedWriter::new(out)),
         };
         Ok(FileSink {
-            path: final_path,
+            path,
             tmp_path,
             schema,
             writer: Some(writer),
             rows: 0,
+            bytes,
         })
+    }
+
+    /// The rows written so far.
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    /// About how many bytes the file has so far: what reached the file, plus (for Parquet)
+    /// the encoded size of the row group still in memory. Write buffers are not counted.
+    pub fn bytes_written(&self) -> u64 {
+        let buffered = match &self.writer {
+            Some(Writer::Parquet(w)) => w.in_progress_size() as u64,
+            _ => 0,
+        };
+        self.bytes.load(Ordering::Relaxed) + buffered
+    }
+
+    /// The final path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The temporary path the data goes to until [`FileSink::commit`].
+    pub fn temp_path(&self) -> &Path {
+        &self.tmp_path
     }
 
     fn write_error(&self, message: impl ToString) -> ExecError {
@@ -185,7 +256,10 @@ impl FileSink {
                 w.into_inner()
             }
         };
-        let file = inner.into_inner().map_err(|e| io_err(&self.tmp_path, e.into_error()))?;
+        let file = inner
+            .into_inner()
+            .map_err(|e| io_err(&self.tmp_path, e.into_error()))?
+            .file;
         file.sync_all().map_err(|e| io_err(&self.tmp_path, e))?;
         drop(file);
         std::fs::rename(&self.tmp_path, &self.path).map_err(|e| io_err(&self.path, e))?;
@@ -213,8 +287,6 @@ impl Drop for FileSink {
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
-    use std::sync::Arc;
-
     use arrow::array::{Float64Array, Int64Array, StringArray};
     use arrow::datatypes::{DataType, Field, Schema};
     use rill_core::ReadOptions;

@@ -3,11 +3,13 @@
 
 pub mod aggregate;
 pub(crate) mod event_time;
+pub mod file_sink;
 pub mod filter;
 pub mod hash_join;
 pub mod limit;
 pub mod map_batches;
 pub mod merge;
+pub mod print_sink;
 pub mod projection;
 pub mod session_window;
 pub mod sort;
@@ -17,6 +19,9 @@ pub mod watermark;
 pub mod window;
 pub mod window_aggregate;
 pub mod window_assign;
+
+pub use self::file_sink::{sink_result_schema, FileSinkExec, RollingPolicy};
+pub use self::print_sink::{PrintSinkExec, PrintTarget};
 
 #[cfg(test)]
 pub(crate) mod testkit;

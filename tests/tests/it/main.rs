@@ -4,6 +4,7 @@
 
 mod bad_input;
 mod common;
+mod connectors;
 mod dataset_api;
 mod runtime;
 mod slt;
