@@ -3,6 +3,8 @@
 //! | connector | options | boundedness |
 //! |---|---|---|
 //! | `filesystem` | `path` (file, folder or glob), `format` (`parquet`, `csv`, `json`), `csv.header` (`true`), `csv.delimiter` (`,`) | bounded |
+//! | `filesystem` + `source.monitor-interval` (e.g. `1s`, `500ms`) | `path` is a folder watched for new files (each read once, hidden and in-progress names skipped) | unbounded |
+//! | `socket` | `hostname`, `port`: lines of text from a TCP server, one `line` column | unbounded |
 //!
 //! Sources that are not files (sockets, watched folders, generators) plug in through
 //! [`crate::datasource::SourceFactory`] and are registered here as they land.
@@ -14,17 +16,25 @@ use arrow::datatypes::SchemaRef;
 use rill_core::catalog::{Connector, TableSource};
 use rill_core::{FileFormat, ReadOptions, RillError};
 
-use crate::datasource::open_files;
+use std::time::Duration;
+
+use arrow::record_batch::RecordBatch;
+
+use crate::datasource::{
+    open_files, DirectoryMode, DirectorySourceFactory, SocketTextSourceFactory, SourceFactory, SourceTable,
+};
+use crate::operator::{OperatorContext, Source, SourceEvent};
 
 /// The names of the built-in connectors.
 pub fn builtin_names() -> Vec<String> {
-    vec!["filesystem".to_string()]
+    vec!["filesystem".to_string(), "socket".to_string()]
 }
 
 /// A built-in connector by (lower-case) name.
 pub fn builtin(name: &str) -> Option<Arc<dyn Connector>> {
     match name {
         "filesystem" => Some(Arc::new(FilesystemConnector)),
+        "socket" => Some(Arc::new(SocketConnector)),
         _ => None,
     }
 }
@@ -62,7 +72,7 @@ impl Connector for FilesystemConnector {
         })?;
         let mut read = ReadOptions::default();
         if format != FileFormat::Parquet {
-            read.schema = Some(schema);
+            read.schema = Some(Arc::clone(&schema));
         }
         if let Some(h) = options.get("csv.header") {
             read.has_header = h.eq_ignore_ascii_case("true");
@@ -77,6 +87,134 @@ impl Connector for FilesystemConnector {
                 }
             };
         }
+        if let Some(interval) = options.get("source.monitor-interval") {
+            let interval = parse_duration(interval).ok_or_else(|| {
+                RillError::invalid_plan(format!(
+                    "table {table}: source.monitor-interval must be a duration such as 1s or 500ms, got '{interval}'"
+                ))
+            })?;
+            let factory =
+                DirectorySourceFactory::new(path, format, schema, DirectoryMode::Watch { interval }).with_options(read);
+            return Ok(Arc::new(SourceTable::new(Arc::new(factory))));
+        }
         Ok(open_files(format, path, &read)?)
     }
+}
+
+/// Lines of text from a TCP server.
+#[derive(Debug)]
+struct SocketConnector;
+
+impl Connector for SocketConnector {
+    fn create_source(
+        &self,
+        table: &str,
+        schema: SchemaRef,
+        options: &BTreeMap<String, String>,
+    ) -> rill_core::Result<Arc<dyn TableSource>> {
+        let host = required(options, table, "hostname")?;
+        let port = required(options, table, "port")?;
+        let port: u16 = port.parse().map_err(|_| {
+            RillError::invalid_plan(format!(
+                "table {table}: port must be a number from 1 to 65535, got '{port}'"
+            ))
+        })?;
+        let factory = SocketTextSourceFactory::new(host, port);
+        let got = factory.schema();
+        if schema.fields().len() != 1 || schema.field(0).data_type() != got.field(0).data_type() {
+            return Err(RillError::invalid_plan(format!(
+                "table {table}: a socket table has one VARCHAR column (each line), declared {}",
+                schema.fields().len()
+            )));
+        }
+        Ok(Arc::new(SourceTable::new(Arc::new(RenamedSource {
+            inner: Arc::new(factory),
+            schema,
+        }))))
+    }
+}
+
+/// A source whose columns are renamed to the declared ones (same types).
+#[derive(Debug)]
+struct RenamedSource {
+    inner: Arc<dyn SourceFactory>,
+    schema: SchemaRef,
+}
+
+impl SourceFactory for RenamedSource {
+    fn schema(&self) -> SchemaRef {
+        Arc::clone(&self.schema)
+    }
+
+    fn boundedness(&self) -> rill_core::catalog::Boundedness {
+        self.inner.boundedness()
+    }
+
+    fn create(
+        &self,
+        projection: &[usize],
+        subtask: usize,
+        parallelism: usize,
+        batch_size: usize,
+    ) -> crate::Result<Box<dyn Source>> {
+        let schema = Arc::new(
+            self.schema
+                .project(projection)
+                .map_err(|e| crate::ExecError::arrow("source projection", e))?,
+        );
+        Ok(Box::new(Renamed {
+            inner: self.inner.create(projection, subtask, parallelism, batch_size)?,
+            schema,
+        }))
+    }
+
+    fn max_parallelism(&self) -> Option<usize> {
+        self.inner.max_parallelism()
+    }
+
+    fn describe(&self) -> String {
+        self.inner.describe()
+    }
+}
+
+struct Renamed {
+    inner: Box<dyn Source>,
+    schema: SchemaRef,
+}
+
+impl Renamed {
+    fn rename(&self, b: RecordBatch) -> crate::Result<RecordBatch> {
+        let options = arrow::record_batch::RecordBatchOptions::new().with_row_count(Some(b.num_rows()));
+        RecordBatch::try_new_with_options(Arc::clone(&self.schema), b.columns().to_vec(), &options)
+            .map_err(|e| crate::ExecError::arrow("renaming source columns", e))
+    }
+}
+
+impl Source for Renamed {
+    fn next_batch(&mut self, ctx: &mut OperatorContext) -> crate::Result<Option<RecordBatch>> {
+        self.inner.next_batch(ctx)?.map(|b| self.rename(b)).transpose()
+    }
+
+    fn poll_next(&mut self, ctx: &mut OperatorContext) -> crate::Result<SourceEvent> {
+        Ok(match self.inner.poll_next(ctx)? {
+            SourceEvent::Batch(b) => SourceEvent::Batch(self.rename(b)?),
+            other => other,
+        })
+    }
+}
+
+/// `500ms`, `2s`, `1min`, `1h` (or a bare number of milliseconds).
+pub fn parse_duration(text: &str) -> Option<Duration> {
+    let t = text.trim().to_ascii_lowercase();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num.parse().ok()?;
+    let ms = match unit.trim() {
+        "" | "ms" => n,
+        "s" | "sec" | "second" | "seconds" => n.checked_mul(1_000)?,
+        "min" | "minute" | "minutes" => n.checked_mul(60_000)?,
+        "h" | "hour" | "hours" => n.checked_mul(3_600_000)?,
+        _ => return None,
+    };
+    Some(Duration::from_millis(ms))
 }

@@ -209,3 +209,77 @@ fn unbounded_style_operators_are_refused_with_a_clear_error() {
         "{err}"
     );
 }
+
+#[test]
+fn a_socket_table_streams_lines_through_sql_until_the_peer_closes() {
+    use std::io::Write;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        for i in 0..500 {
+            writeln!(conn, "word{} {}", i % 3, i).unwrap();
+        }
+    });
+    let e = env(2, ExecutionMode::Auto);
+    e.sql(&format!(
+        "CREATE TABLE lines (line VARCHAR) WITH ('connector' = 'socket', 'hostname' = '127.0.0.1', 'port' = '{port}')"
+    ))
+    .unwrap();
+    let plan = crate::common::rows(
+        &e.sql("EXPLAIN SELECT upper(line) FROM lines")
+            .unwrap()
+            .collect()
+            .unwrap(),
+    )
+    .join("\n");
+    assert!(plan.contains("SourceScanExec"), "{plan}");
+    let rows = run(&e, "SELECT upper(line) AS l FROM lines WHERE line LIKE 'word1 %'");
+    server.join().unwrap();
+    assert_eq!(rows.len(), 167);
+    assert!(rows.iter().all(|r| r.starts_with("WORD1 ")), "{rows:?}");
+    // Blocking operators on an unbounded table are refused, not left to hang.
+    let err = e
+        .sql("SELECT count(*) FROM lines")
+        .and_then(|d| d.collect())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("unbounded"), "{err}");
+}
+
+#[test]
+fn a_watched_folder_is_an_unbounded_table_that_picks_up_new_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = dir.path().join("a.parquet");
+    let batch_env = env(1, ExecutionMode::Batch);
+    batch_env
+        .from_batches(events(100))
+        .unwrap()
+        .write_parquet(first.to_str().unwrap())
+        .unwrap();
+    let e = env(1, ExecutionMode::Auto);
+    e.sql(&format!(
+        "CREATE TABLE ev (k BIGINT, v BIGINT, ts TIMESTAMP(3)) WITH ('connector' = 'filesystem', \
+         'path' = '{}', 'format' = 'parquet', 'source.monitor-interval' = '50ms')",
+        dir.path().display()
+    ))
+    .unwrap();
+    let mut it = e.sql("SELECT v FROM ev WHERE v >= 0").unwrap().execute().unwrap();
+    let mut seen = 0usize;
+    while seen < 100 {
+        seen += it.next().unwrap().unwrap().num_rows();
+    }
+    // A second file, published atomically, is read once.
+    let tmp = dir.path().join(".b.parquet.inprogress");
+    batch_env
+        .from_batches(events(40))
+        .unwrap()
+        .write_parquet(tmp.to_str().unwrap())
+        .unwrap();
+    std::fs::rename(&tmp, dir.path().join("b.parquet")).unwrap();
+    while seen < 140 {
+        seen += it.next().unwrap().unwrap().num_rows();
+    }
+    assert_eq!(seen, 140);
+    drop(it); // cancels the unbounded job
+}
