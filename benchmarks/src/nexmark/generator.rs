@@ -578,7 +578,7 @@ pub fn generate_auctions(config: &NexmarkConfig, first: u64, last: u64, projecti
             5 => time_column(events, |e| event_timestamp_ms(config, e)),
             6 => time_column(events, |e| {
                 let now = event_timestamp_ms(config, e);
-                let horizon = event_timestamp_ms(config, e.saturating_add(horizon_events)) - now;
+                let horizon = event_timestamp_ms(config, e.saturating_add(horizon_events)).saturating_sub(now);
                 let length = 1 + Rng::new(seed, e, stream::AUCTION_EXPIRES).below((horizon.max(0) as u64 * 2).max(1));
                 now.saturating_add(length as i64)
             }),

@@ -223,7 +223,7 @@ impl Source for NexmarkSource {
             };
             if let Some(rate) = self.config.rate_limit {
                 let started = *self.started.get_or_insert_with(Instant::now);
-                let due = Duration::from_secs_f64(last as f64 / rate as f64);
+                let due = Duration::try_from_secs_f64(last as f64 / rate as f64).unwrap_or(Duration::MAX);
                 let elapsed = started.elapsed();
                 if elapsed < due {
                     return Ok(SourceEvent::Pending(due - elapsed));

@@ -295,10 +295,11 @@ fn subtasks_split_the_range_exactly_once() {
                 .collect();
             // Chunk k is the (k / p)-th batch of subtask k mod p: interleave them back.
             let mut ordered = vec![];
-            let mut k = 0;
-            while let Some(b) = per_subtask[k % parallelism].next() {
+            for k in 0.. {
+                let Some(b) = per_subtask[k % parallelism].next() else {
+                    break;
+                };
                 ordered.push(b);
-                k += 1;
             }
             assert!(per_subtask.iter_mut().all(|s| s.next().is_none()));
             // Batches hold at least `batch_size` rows, but for the last one.
