@@ -208,6 +208,34 @@ pub enum BenchSuite {
         #[command(subcommand)]
         action: TpchAction,
     },
+    /// Nexmark (online auctions: people, auctions, bids).
+    Nexmark {
+        /// What to do.
+        #[command(subcommand)]
+        action: NexmarkAction,
+    },
+}
+
+/// Nexmark benchmark actions.
+#[derive(Debug, Clone, Subcommand)]
+pub enum NexmarkAction {
+    /// Generate the person, auction and bid tables of N events as Parquet files
+    /// (<table>.parquet).
+    Gen(NexmarkGenArgs),
+}
+
+/// Arguments of `rill bench nexmark gen`.
+#[derive(Debug, Clone, Args)]
+pub struct NexmarkGenArgs {
+    /// Number of events (people, auctions and bids in proportions 1:3:46).
+    #[arg(long, value_name = "N", default_value = "1000000", value_parser = clap::value_parser!(u64).range(1..))]
+    pub events: u64,
+    /// Output directory (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Seed of the generator's random choices.
+    #[arg(long, value_name = "S", default_value = "0")]
+    pub seed: u64,
 }
 
 /// TPC-H benchmark actions.
@@ -376,6 +404,21 @@ mod tests {
             "--no-check"
         ])
         .is_err());
+
+        let cli = Cli::try_parse_from([
+            "rill", "bench", "nexmark", "gen", "--events", "500", "--out", "d", "--seed", "9",
+        ])
+        .unwrap();
+        let Some(Command::Bench(BenchArgs {
+            suite: BenchSuite::Nexmark {
+                action: NexmarkAction::Gen(gen),
+            },
+        })) = cli.command
+        else {
+            panic!("expected bench nexmark gen")
+        };
+        assert_eq!((gen.events, gen.seed), (500, 9));
+        assert!(Cli::try_parse_from(["rill", "bench", "nexmark", "gen", "--events", "0", "--out", "d"]).is_err());
 
         assert!(Cli::try_parse_from(["rill", "sql", "SELECT 1", "-f", "q.sql"]).is_err());
         assert!(Cli::try_parse_from(["rill", "--partitions", "0", "sql"]).is_err());

@@ -1,3 +1,6 @@
+//! `rill bench nexmark gen` writes the three Nexmark tables as Parquet files and prints their
+//! row counts and the time taken.
+//!
 //! `rill bench tpch run`: runs the TPC-H queries on generated data and prints, per query, the
 //! median time over the iterations, the row count and whether the result matches the
 //! expected answer; then the total of the medians.
@@ -12,13 +15,15 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use arrow::record_batch::RecordBatch;
+use rill_benchmarks::nexmark::{generate_nexmark, NexmarkConfig};
 use rill_benchmarks::tpch::check::{committed_answers, compare, ExpectedAnswer};
 use rill_benchmarks::tpch::queries::{query, TpchQuery, QUERIES};
 use rill_benchmarks::tpch::TPCH_TABLES;
 use rill_core::sql::StatementOutput;
 use rill_core::{ExecutionEnvironment, FileFormat};
 
-use crate::args::TpchRunArgs;
+use crate::args::{NexmarkGenArgs, TpchRunArgs};
+use crate::demo::{seconds as fmt_seconds, summary_table};
 use crate::engine;
 use crate::error::{one_line, CliError};
 use crate::output::print_stdout;
@@ -34,6 +39,25 @@ enum Outcome {
     Wrong(String),
     /// It failed to run.
     Failed(String),
+}
+
+/// Runs `rill bench nexmark gen`.
+pub fn nexmark_gen(args: &NexmarkGenArgs) -> Result<(), CliError> {
+    eprintln!(
+        "generating Nexmark: {} events (seed {}) into {}",
+        args.events,
+        args.seed,
+        args.out.display()
+    );
+    let config = NexmarkConfig {
+        seed: args.seed,
+        ..NexmarkConfig::bounded(args.events)
+    };
+    let started = Instant::now();
+    let tables = generate_nexmark(&config, &args.out)?;
+    print_stdout(&summary_table(&tables))?;
+    eprintln!("done in {}", fmt_seconds(started.elapsed()));
+    Ok(())
 }
 
 /// Runs `rill bench tpch run`.

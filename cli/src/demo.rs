@@ -31,7 +31,7 @@ pub fn tpch_gen(args: &TpchGenArgs) -> Result<(), CliError> {
 }
 
 /// A text table of generated tables: name, rows, file size, path.
-fn summary_table(tables: &[TableSummary]) -> String {
+pub(crate) fn summary_table(tables: &[TableSummary]) -> String {
     let mut text = format!("{:<10} {:>12} {:>10}  {}\n", "table", "rows", "size", "file");
     for t in tables {
         let size = std::fs::metadata(&t.path)
@@ -57,7 +57,7 @@ fn human_bytes(n: u64) -> String {
     }
 }
 
-fn seconds(d: Duration) -> String {
+pub(crate) fn seconds(d: Duration) -> String {
     format!("{:.3} s", d.as_secs_f64())
 }
 

@@ -5,6 +5,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use rill_benchmarks::nexmark::NexmarkError;
 use rill_benchmarks::tpch::TpchError;
 use rill_core::{ErrorKind, RillError};
 
@@ -26,6 +27,9 @@ pub enum CliError {
     /// An error of TPC-H data generation.
     #[error(transparent)]
     Tpch(#[from] TpchError),
+    /// An error of Nexmark data generation.
+    #[error(transparent)]
+    Nexmark(#[from] NexmarkError),
     /// A bad combination of arguments or options.
     #[error("{message}")]
     Usage {
@@ -85,6 +89,7 @@ impl CliError {
         match self {
             CliError::Rill(e) => e.kind(),
             CliError::Tpch(e) => e.kind(),
+            CliError::Nexmark(e) => e.kind(),
             CliError::Usage { .. } | CliError::Input { .. } | CliError::BenchFailed { .. } => ErrorKind::User,
             CliError::Output { .. } | CliError::Readline(_) => ErrorKind::External,
             CliError::Format { .. } => ErrorKind::Internal,

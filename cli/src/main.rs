@@ -1,6 +1,6 @@
 //! The `rill` binary: SQL over Parquet, CSV and JSON files on the embedded local mini-cluster
 //! (`rill sql`, with a REPL on a terminal), query plans (`rill explain`), a TPC-H walk-through
-//! (`rill demo`) and benchmarks (`rill bench tpch gen`, `rill bench tpch run`).
+//! (`rill demo`) and benchmarks (`rill bench tpch gen`, `rill bench tpch run`, `rill bench nexmark gen`).
 //!
 //! Exit codes: 0 success, 1 a user error (bad SQL, a missing file, a type error, a bad
 //! argument) reported as one line `error: <cause>` on stderr, 2 an internal or external
@@ -27,7 +27,7 @@ use std::process::ExitCode;
 use clap::error::ErrorKind as ClapErrorKind;
 use clap::Parser;
 
-use crate::args::{BenchSuite, Cli, Command, SqlArgs, TpchAction};
+use crate::args::{BenchSuite, Cli, Command, NexmarkAction, SqlArgs, TpchAction};
 use crate::error::CliError;
 
 #[global_allocator]
@@ -71,6 +71,9 @@ fn run(cli: Cli) -> Result<(), CliError> {
             BenchSuite::Tpch {
                 action: TpchAction::Run(run),
             } => bench::tpch_run(&run, partitions),
+            BenchSuite::Nexmark {
+                action: NexmarkAction::Gen(gen),
+            } => bench::nexmark_gen(&gen),
         },
     }
 }

@@ -305,6 +305,29 @@ fn bench_tpch_gen_writes_eight_tables() {
 }
 
 #[test]
+fn bench_nexmark_gen_writes_three_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("nexmark");
+    let out_arg = out.to_str().unwrap();
+    let o = rill(&[
+        "bench", "nexmark", "gen", "--events", "10000", "--out", out_arg, "--seed", "5",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let expected = [("auction", 600), ("bid", 9_200), ("person", 200)];
+    let files: Vec<String> = expected.iter().map(|(t, _)| format!("{t}.parquet")).collect();
+    assert_eq!(dir_entries(&out), files);
+    for (table, rows) in expected {
+        let reader = SerializedFileReader::new(File::open(out.join(format!("{table}.parquet"))).unwrap()).unwrap();
+        assert_eq!(reader.metadata().file_metadata().num_rows(), rows, "{table}");
+        assert!(stdout(&o).contains(table), "the summary lists {table}");
+    }
+    assert!(stderr(&o).contains("done in"), "{}", stderr(&o));
+
+    let o = rill(&["bench", "nexmark", "gen", "--events", "0", "--out", out_arg]);
+    assert_eq!(o.status.code(), Some(1));
+}
+
+#[test]
 fn bench_tpch_run_times_and_checks_queries() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");

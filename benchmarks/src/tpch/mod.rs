@@ -32,6 +32,8 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use rayon::prelude::*;
 use rill_core::{ErrorKind, RillError};
 
+use crate::temp_file::TempFile;
+
 pub use tables::TpchTable;
 
 /// The names of the eight TPC-H tables, smallest first.
@@ -165,53 +167,12 @@ fn part_count(table: TpchTable, scale_factor: f64) -> i32 {
 }
 
 /// The writer settings of every TPC-H file.
-fn writer_properties() -> Result<WriterProperties, ParquetError> {
+pub(crate) fn writer_properties() -> Result<WriterProperties, ParquetError> {
     Ok(WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(3)?))
         .set_statistics_enabled(EnabledStatistics::Page)
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         .build())
-}
-
-/// A temporary file next to its final path; removed on drop unless persisted.
-struct TempFile {
-    temp: PathBuf,
-    done: bool,
-}
-
-impl TempFile {
-    fn new(path: &Path) -> Self {
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let temp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
-        TempFile { temp, done: false }
-    }
-
-    /// Flushes the file to disk and renames it to `path`.
-    fn persist(mut self, file: File, path: &Path) -> Result<()> {
-        file.sync_all().map_err(|source| TpchError::Io {
-            path: self.temp.clone(),
-            source,
-        })?;
-        drop(file);
-        std::fs::rename(&self.temp, path).map_err(|source| TpchError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        self.done = true;
-        Ok(())
-    }
-}
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        if !self.done {
-            // Best effort: the temporary file may not exist if creating it failed.
-            let _ = std::fs::remove_file(&self.temp);
-        }
-    }
 }
 
 /// Generates `table` and writes it to `path` atomically; returns the number of rows.
@@ -221,8 +182,8 @@ fn write_table(table: TpchTable, scale_factor: f64, path: &Path) -> Result<u64> 
         source,
     };
     let temp = TempFile::new(path);
-    let file = File::create(&temp.temp).map_err(|source| TpchError::Io {
-        path: temp.temp.clone(),
+    let file = File::create(temp.path()).map_err(|source| TpchError::Io {
+        path: temp.path().to_path_buf(),
         source,
     })?;
     let props = writer_properties().map_err(parquet_err)?;
@@ -249,7 +210,8 @@ fn write_table(table: TpchTable, scale_factor: f64, path: &Path) -> Result<u64> 
         first = last + 1;
     }
     let file = writer.into_inner().map_err(parquet_err)?;
-    temp.persist(file, path)?;
+    temp.persist(file, path)
+        .map_err(|(path, source)| TpchError::Io { path, source })?;
     Ok(rows)
 }
 
