@@ -23,6 +23,7 @@
 //! [`SourceFactory`]: rill_exec::datasource::SourceFactory
 
 pub mod config;
+pub mod connector;
 pub mod generator;
 pub mod parquet;
 pub mod source;
@@ -34,6 +35,7 @@ use arrow::error::ArrowError;
 use rill_core::{ErrorKind, RillError};
 
 pub use config::NexmarkConfig;
+pub use connector::{create_nexmark_tables, query, register_nexmark_connector, NexmarkConnector, NexmarkData, QUERIES};
 pub use generator::{
     auction_schema, bid_schema, event_kind, events_of_kind, generate_auctions, generate_bids, generate_persons,
     person_schema, EventKind,
