@@ -222,6 +222,46 @@ pub enum NexmarkAction {
     /// Generate the person, auction and bid tables of N events as Parquet files
     /// (<table>.parquet).
     Gen(NexmarkGenArgs),
+    /// Run one query (q0, q1, q2, q3, q5, q7, q8) over N generated events in streaming mode
+    /// and print events per second and per CPU-second.
+    Run(NexmarkRunArgs),
+}
+
+/// Execution modes of `rill bench nexmark run`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RunMode {
+    /// Windows fire on watermarks, joins are symmetric (the default).
+    Streaming,
+    /// Blocking operators, one final result.
+    Batch,
+}
+
+/// Arguments of `rill bench nexmark run`.
+#[derive(Debug, Clone, Args)]
+pub struct NexmarkRunArgs {
+    /// The query: q0, q1, q2, q3, q5, q7 or q8.
+    #[arg(long, value_name = "qN")]
+    pub query: String,
+    /// Number of events (people, auctions and bids in proportions 1:3:46).
+    #[arg(long, value_name = "N", default_value = "10000000", value_parser = clap::value_parser!(u64).range(1..))]
+    pub events: u64,
+    /// Events per second of event time (the spacing of the events' timestamps).
+    #[arg(long, value_name = "R", default_value = "10000000", value_parser = clap::value_parser!(u64).range(1..))]
+    pub rate: u64,
+    /// Seed of the generator.
+    #[arg(long, value_name = "S", default_value = "0")]
+    pub seed: u64,
+    /// Read the events from the Parquet files of `rill bench nexmark gen` instead of
+    /// generating them.
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// Execution mode.
+    #[arg(long, value_enum, default_value = "streaming")]
+    pub mode: RunMode,
+    /// Write the result rows to this file (.parquet, .csv or .json); otherwise they are
+    /// counted and discarded.
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 /// Arguments of `rill bench nexmark gen`.

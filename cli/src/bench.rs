@@ -22,7 +22,7 @@ use rill_benchmarks::tpch::TPCH_TABLES;
 use rill_core::sql::StatementOutput;
 use rill_core::{ExecutionEnvironment, FileFormat};
 
-use crate::args::{NexmarkGenArgs, TpchRunArgs};
+use crate::args::{NexmarkGenArgs, NexmarkRunArgs, RunMode, TpchRunArgs};
 use crate::demo::{seconds as fmt_seconds, summary_table};
 use crate::engine;
 use crate::error::{one_line, CliError};
@@ -57,6 +57,128 @@ pub fn nexmark_gen(args: &NexmarkGenArgs) -> Result<(), CliError> {
     let tables = generate_nexmark(&config, &args.out)?;
     print_stdout(&summary_table(&tables))?;
     eprintln!("done in {}", fmt_seconds(started.elapsed()));
+    Ok(())
+}
+
+/// User plus system CPU time of this process so far.
+fn cpu_time() -> Duration {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: getrusage writes a `rusage` into the pointer it is given; RUSAGE_SELF is valid.
+    let rc = unsafe { libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr()) };
+    if rc != 0 {
+        return Duration::ZERO;
+    }
+    // SAFETY: getrusage succeeded, so the struct is initialised.
+    let u = unsafe { usage.assume_init() };
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec.max(0) as u64, (t.tv_usec.max(0) as u32) * 1_000);
+    tv(u.ru_utime) + tv(u.ru_stime)
+}
+
+/// Events per second as text (`1.23 M/s`).
+fn rate_text(events: u64, d: Duration) -> String {
+    let s = d.as_secs_f64();
+    if s <= 0.0 {
+        return "-".to_string();
+    }
+    let r = events as f64 / s;
+    if r >= 1e6 {
+        format!("{:.2} M", r / 1e6)
+    } else {
+        format!("{:.0} K", r / 1e3)
+    }
+}
+
+/// Runs `rill bench nexmark run`: one query over generated (or Parquet) events, timing the
+/// whole job (generation included, as Flink's Nexmark does) and its CPU time.
+pub fn nexmark_run(args: &NexmarkRunArgs, partitions: Option<u32>) -> Result<(), CliError> {
+    use rill_benchmarks::nexmark::{create_nexmark_tables, query as nexmark_query, NexmarkData, QUERIES as NEXMARK};
+    let sql = nexmark_query(&args.query).ok_or_else(|| {
+        let names: Vec<&str> = NEXMARK.iter().map(|(n, _)| *n).collect();
+        CliError::usage(format!(
+            "no Nexmark query '{}' (one of {})",
+            args.query,
+            names.join(", ")
+        ))
+    })?;
+    let env = engine::environment(partitions);
+    env.update_config(|c| {
+        c.execution_mode = match args.mode {
+            RunMode::Streaming => rill_core::ExecutionMode::Streaming,
+            RunMode::Batch => rill_core::ExecutionMode::Batch,
+        }
+    });
+    let data = match &args.data {
+        Some(dir) => NexmarkData::Parquet(dir.clone()),
+        None => NexmarkData::Generator {
+            events: Some(args.events),
+            rate: args.rate,
+            seed: args.seed,
+        },
+    };
+    create_nexmark_tables(&env, &data)?;
+    let events = match &args.data {
+        Some(_) => {
+            // Events = people + auctions + bids in the files.
+            let mut n = 0u64;
+            for t in ["person", "auction", "bid"] {
+                n += env.table(t)?.count()?;
+            }
+            n
+        }
+        None => args.events,
+    };
+    eprintln!(
+        "nexmark {}: {} events, {} mode, {} subtasks per operator",
+        args.query,
+        events,
+        match args.mode {
+            RunMode::Streaming => "streaming",
+            RunMode::Batch => "batch",
+        },
+        env.config().target_partitions
+    );
+    let ds = env.sql(sql)?;
+    let cpu0 = cpu_time();
+    let started = Instant::now();
+    let rows = match &args.output {
+        Some(path) => {
+            let text = engine::path_str(path)?;
+            match FileFormat::from_path(text) {
+                Some(FileFormat::Parquet) => ds.write_parquet(text)?,
+                Some(FileFormat::Csv) => ds.write_csv(text)?,
+                Some(FileFormat::Json) => ds.write_json(text)?,
+                None => {
+                    return Err(CliError::usage(format!(
+                        "--output {}: the file name must end in .parquet, .csv or .json",
+                        path.display()
+                    )))
+                }
+            }
+        }
+        None => {
+            let mut n = 0u64;
+            for b in ds.execute()? {
+                n += b?.num_rows() as u64;
+            }
+            n
+        }
+    };
+    let wall = started.elapsed();
+    let cpu = cpu_time().saturating_sub(cpu0);
+    print_stdout(&format!(
+        "{:<6} {:>12} {:>10} {:>10} {:>12} {:>10} {:>16}",
+        "query", "events", "rows", "time", "events/s", "cpu", "events/cpu-s"
+    ))?;
+    print_stdout(&format!(
+        "{:<6} {:>12} {:>10} {:>10} {:>12} {:>10} {:>16}",
+        args.query,
+        events,
+        rows,
+        fmt_seconds(wall),
+        rate_text(events, wall),
+        fmt_seconds(cpu),
+        rate_text(events, cpu)
+    ))?;
     Ok(())
 }
 

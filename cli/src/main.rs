@@ -72,6 +72,9 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 action: TpchAction::Run(run),
             } => bench::tpch_run(&run, partitions),
             BenchSuite::Nexmark {
+                action: NexmarkAction::Run(run),
+            } => bench::nexmark_run(&run, partitions),
+            BenchSuite::Nexmark {
                 action: NexmarkAction::Gen(gen),
             } => bench::nexmark_gen(&gen),
         },
