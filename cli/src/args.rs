@@ -276,6 +276,9 @@ pub struct NexmarkGenArgs {
     /// Seed of the generator's random choices.
     #[arg(long, value_name = "S", default_value = "0")]
     pub seed: u64,
+    /// Events per second of event time (the spacing of the events' timestamps).
+    #[arg(long, value_name = "R", default_value = "10000000", value_parser = clap::value_parser!(u64).range(1..))]
+    pub rate: u64,
 }
 
 /// TPC-H benchmark actions.

@@ -51,6 +51,7 @@ pub fn nexmark_gen(args: &NexmarkGenArgs) -> Result<(), CliError> {
     );
     let config = NexmarkConfig {
         seed: args.seed,
+        first_event_rate: args.rate,
         ..NexmarkConfig::bounded(args.events)
     };
     let started = Instant::now();
