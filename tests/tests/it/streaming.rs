@@ -283,3 +283,98 @@ fn a_watched_folder_is_an_unbounded_table_that_picks_up_new_files() {
     assert_eq!(seen, 140);
     drop(it); // cancels the unbounded job
 }
+
+/// An unbounded source that counts the rows it has produced.
+#[derive(Debug)]
+struct CountingFactory {
+    produced: Arc<std::sync::atomic::AtomicU64>,
+}
+
+struct CountingSource {
+    produced: Arc<std::sync::atomic::AtomicU64>,
+    schema: arrow::datatypes::SchemaRef,
+    next: i64,
+}
+
+impl rill_exec::datasource::SourceFactory for CountingFactory {
+    fn schema(&self) -> arrow::datatypes::SchemaRef {
+        Arc::new(Schema::new(vec![Field::new("x", DataType::Int64, false)]))
+    }
+    fn boundedness(&self) -> rill_core::catalog::Boundedness {
+        rill_core::catalog::Boundedness::Unbounded
+    }
+    fn create(
+        &self,
+        projection: &[usize],
+        _subtask: usize,
+        _parallelism: usize,
+        _batch_size: usize,
+    ) -> rill_exec::Result<Box<dyn rill_exec::operator::Source>> {
+        Ok(Box::new(CountingSource {
+            produced: Arc::clone(&self.produced),
+            schema: Arc::new(self.schema().project(projection).unwrap()),
+            next: 0,
+        }))
+    }
+    fn max_parallelism(&self) -> Option<usize> {
+        Some(1)
+    }
+    fn describe(&self) -> String {
+        "counting".into()
+    }
+}
+
+impl rill_exec::operator::Source for CountingSource {
+    fn next_batch(
+        &mut self,
+        _ctx: &mut rill_exec::operator::OperatorContext,
+    ) -> rill_exec::Result<Option<RecordBatch>> {
+        let rows: Vec<i64> = (self.next..self.next + 100).collect();
+        self.next += 100;
+        self.produced.fetch_add(100, std::sync::atomic::Ordering::SeqCst);
+        Ok(Some(
+            RecordBatch::try_new(Arc::clone(&self.schema), vec![Arc::new(Int64Array::from(rows))]).unwrap(),
+        ))
+    }
+}
+
+#[test]
+fn a_slow_consumer_throttles_an_unbounded_source() {
+    let produced = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let e = env(2, ExecutionMode::Auto);
+    let factory = CountingFactory {
+        produced: Arc::clone(&produced),
+    };
+    e.register_table(
+        "numbers",
+        Arc::new(rill_exec::datasource::SourceTable::new(Arc::new(factory))),
+    )
+    .unwrap();
+    // Source (1 subtask) -> exchange -> filter/projection (2 subtasks) -> result.
+    let mut it = e
+        .sql("SELECT x * 2 AS y FROM numbers WHERE x % 3 <> 1")
+        .unwrap()
+        .execute()
+        .unwrap();
+    let mut consumed = 0u64;
+    let mut max_ahead = 0u64;
+    for _ in 0..30 {
+        let b = it.next().unwrap().unwrap();
+        consumed += b.num_rows() as u64;
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let ahead = produced.load(std::sync::atomic::Ordering::SeqCst);
+        max_ahead = max_ahead.max(ahead);
+    }
+    // The source may run ahead only by what the bounded channels hold (a few batches per
+    // channel), never by an amount growing with time.
+    let after_30 = produced.load(std::sync::atomic::Ordering::SeqCst);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let later = produced.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(consumed > 0);
+    assert_eq!(later, after_30, "the source kept producing while nobody consumed");
+    assert!(
+        max_ahead < 100 * 60,
+        "source ran {max_ahead} rows ahead of {consumed} consumed"
+    );
+    drop(it);
+}
