@@ -6,6 +6,9 @@
 //! | `filesystem` + `source.monitor-interval` (e.g. `1s`, `500ms`) | `path` is a folder watched for new files (each read once, hidden and in-progress names skipped) | unbounded |
 //! | `socket` | `hostname`, `port`: lines of text from a TCP server, one `line` column | unbounded |
 //!
+//! Unbounded sources also take `source.idle-timeout` (e.g. `1s`): a subtask that has had no
+//! rows for that long is marked idle and does not hold back event time downstream.
+//!
 //! Sources that are not files (sockets, watched folders, generators) plug in through
 //! [`crate::datasource::SourceFactory`] and are registered here as they land.
 
@@ -95,7 +98,8 @@ impl Connector for FilesystemConnector {
             })?;
             let factory =
                 DirectorySourceFactory::new(path, format, schema, DirectoryMode::Watch { interval }).with_options(read);
-            return Ok(Arc::new(SourceTable::new(Arc::new(factory))));
+            let source = with_idle_timeout(SourceTable::new(Arc::new(factory)), table, options)?;
+            return Ok(Arc::new(source));
         }
         Ok(open_files(format, path, &read)?)
     }
@@ -127,10 +131,11 @@ impl Connector for SocketConnector {
                 schema.fields().len()
             )));
         }
-        Ok(Arc::new(SourceTable::new(Arc::new(RenamedSource {
+        let source = SourceTable::new(Arc::new(RenamedSource {
             inner: Arc::new(factory),
             schema,
-        }))))
+        }));
+        Ok(Arc::new(with_idle_timeout(source, table, options)?))
     }
 }
 
@@ -200,6 +205,28 @@ impl Source for Renamed {
             SourceEvent::Batch(b) => SourceEvent::Batch(self.rename(b)?),
             other => other,
         })
+    }
+}
+
+/// Applies the `source.idle-timeout` option, if given.
+///
+/// # Errors
+/// A value that is not a duration.
+pub fn with_idle_timeout(
+    source: SourceTable,
+    table: &str,
+    options: &BTreeMap<String, String>,
+) -> rill_core::Result<SourceTable> {
+    match options.get("source.idle-timeout") {
+        None => Ok(source),
+        Some(v) => {
+            let d = parse_duration(v).ok_or_else(|| {
+                RillError::invalid_plan(format!(
+                    "table {table}: source.idle-timeout must be a duration such as 1s or 500ms, got '{v}'"
+                ))
+            })?;
+            Ok(source.with_idle_timeout(d))
+        }
     }
 }
 

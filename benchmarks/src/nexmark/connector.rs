@@ -62,7 +62,8 @@ impl Connector for NexmarkConnector {
         }
         config.rate_limit = number(options, table, "rate-limit")?;
         let factory = NexmarkSourceFactory::new(kind, config)?;
-        Ok(Arc::new(SourceTable::new(Arc::new(factory))))
+        let source = rill_exec::connectors::with_idle_timeout(SourceTable::new(Arc::new(factory)), table, options)?;
+        Ok(Arc::new(source))
     }
 }
 

@@ -13,8 +13,13 @@ use std::sync::Arc;
 use arrow::datatypes::SchemaRef;
 use rill_core::catalog::{Boundedness, Statistics, TableSource};
 
+use std::time::{Duration, Instant};
+
+use arrow::record_batch::RecordBatch;
+use rill_core::time::Watermark;
+
 use crate::error::{ExecError, Result};
-use crate::operator::Source;
+use crate::operator::{OperatorContext, Source, SourceEvent};
 use crate::plan::{ExecutionPlan, Instance};
 
 /// Creates the [`Source`] of each subtask of a scan.
@@ -57,12 +62,24 @@ pub trait SourceFactory: Send + Sync + Debug {
 #[derive(Debug, Clone)]
 pub struct SourceTable {
     factory: Arc<dyn SourceFactory>,
+    idle_timeout: Option<Duration>,
 }
 
 impl SourceTable {
     /// The table over `factory`.
     pub fn new(factory: Arc<dyn SourceFactory>) -> Self {
-        SourceTable { factory }
+        SourceTable {
+            factory,
+            idle_timeout: None,
+        }
+    }
+
+    /// Marks a subtask of the scan idle (`Watermark::Idle`, so it does not hold back the
+    /// event time of the operators downstream) once it has had nothing to give for
+    /// `timeout`; it becomes active again with its next rows.
+    pub fn with_idle_timeout(mut self, timeout: Duration) -> Self {
+        self.idle_timeout = Some(timeout);
+        self
     }
 
     /// The factory.
@@ -97,6 +114,7 @@ impl TableSource for SourceTable {
 #[derive(Debug)]
 pub struct SourceScanExec {
     factory: Arc<dyn SourceFactory>,
+    idle_timeout: Option<Duration>,
     projection: Vec<usize>,
     schema: SchemaRef,
     parallelism: usize,
@@ -129,6 +147,7 @@ impl SourceScanExec {
         };
         Ok(SourceScanExec {
             factory: Arc::clone(&table.factory),
+            idle_timeout: table.idle_timeout,
             projection,
             schema,
             parallelism,
@@ -156,17 +175,69 @@ impl ExecutionPlan for SourceScanExec {
 
     fn describe(&self) -> String {
         let cols: Vec<&str> = self.schema.fields().iter().map(|f| f.name().as_str()).collect();
-        format!("{}, projection=[{}]", self.factory.describe(), cols.join(", "))
+        let idle = match self.idle_timeout {
+            Some(t) => format!(", idle_timeout={}ms", t.as_millis()),
+            None => String::new(),
+        };
+        format!("{}, projection=[{}]{idle}", self.factory.describe(), cols.join(", "))
     }
 
     fn instantiate(&self, subtask: usize) -> Result<Instance> {
         let source = self
             .factory
             .create(&self.projection, subtask, self.parallelism, self.batch_size)?;
-        Ok(Instance::Source(source))
+        Ok(Instance::Source(match self.idle_timeout {
+            Some(timeout) => Box::new(IdleDetecting {
+                inner: source,
+                timeout,
+                pending_since: None,
+                idle: false,
+            }),
+            None => source,
+        }))
     }
 
     fn as_any(&self) -> &dyn Any {
         self
+    }
+}
+
+/// Wraps a source: after `timeout` of `Pending` it reports `Watermark::Idle` once; its next
+/// rows make it active again (the watermark operator downstream then emits event time).
+struct IdleDetecting {
+    inner: Box<dyn Source>,
+    timeout: Duration,
+    pending_since: Option<Instant>,
+    idle: bool,
+}
+
+impl Source for IdleDetecting {
+    fn next_batch(&mut self, ctx: &mut OperatorContext) -> Result<Option<RecordBatch>> {
+        self.inner.next_batch(ctx)
+    }
+
+    fn poll_next(&mut self, ctx: &mut OperatorContext) -> Result<SourceEvent> {
+        match self.inner.poll_next(ctx)? {
+            SourceEvent::Pending(wait) => {
+                let since = *self.pending_since.get_or_insert_with(Instant::now);
+                if !self.idle && since.elapsed() >= self.timeout {
+                    self.idle = true;
+                    return Ok(SourceEvent::Watermark(Watermark::Idle));
+                }
+                let left = self.timeout.saturating_sub(since.elapsed());
+                Ok(SourceEvent::Pending(if self.idle {
+                    wait
+                } else {
+                    wait.min(left.max(Duration::from_millis(1)))
+                }))
+            }
+            other => {
+                self.pending_since = None;
+                if matches!(other, SourceEvent::Batch(_)) {
+                    self.idle = false;
+                }
+                Ok(other)
+            }
+        }
     }
 }

@@ -378,3 +378,43 @@ fn a_slow_consumer_throttles_an_unbounded_source() {
     );
     drop(it);
 }
+
+/// Windows over a watched folder read by two subtasks, one of which has no file: without an
+/// idle timeout its silence holds event time back and no window fires; with one, windows fire
+/// while the job runs.
+#[test]
+fn an_idle_source_subtask_does_not_hold_back_windows() {
+    fn first_window_rows(idle: &str) -> Option<usize> {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("a.parquet");
+        env(1, ExecutionMode::Batch)
+            .from_batches(events(400))
+            .unwrap()
+            .write_parquet(file.to_str().unwrap())
+            .unwrap();
+        let e = env(2, ExecutionMode::Auto);
+        e.sql(&format!(
+            "CREATE TABLE ev (k BIGINT, v BIGINT, ts TIMESTAMP(3), \
+             WATERMARK FOR ts AS ts - INTERVAL '1' SECOND) WITH ('connector' = 'filesystem', \
+             'path' = '{}', 'format' = 'parquet', 'source.monitor-interval' = '20ms'{idle})",
+            dir.path().display()
+        ))
+        .unwrap();
+        let q = "SELECT window_start, count(*) AS n FROM TABLE(TUMBLE(TABLE ev, DESCRIPTOR(ts), INTERVAL '5' SECOND)) \
+                 GROUP BY window_start, window_end";
+        let ds = e.sql(q).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            // The job of the second case never ends; it fails once the folder is deleted.
+            if let Ok(mut it) = ds.execute() {
+                if let Some(Ok(b)) = it.next() {
+                    let _ = tx.send(b.num_rows());
+                }
+            }
+        });
+        rx.recv_timeout(std::time::Duration::from_secs(3)).ok()
+    }
+    assert!(first_window_rows(", 'source.idle-timeout' = '100ms'").is_some_and(|n| n > 0));
+    // One file hashes to one of the two subtasks; the other never reports event time.
+    assert_eq!(first_window_rows(""), None);
+}
