@@ -418,3 +418,83 @@ fn an_idle_source_subtask_does_not_hold_back_windows() {
     // One file hashes to one of the two subtasks; the other never reports event time.
     assert_eq!(first_window_rows(""), None);
 }
+
+/// Rows whose window has already fired are dropped in streaming mode; rows out of order but
+/// within the bound are counted; windows without rows produce nothing.
+#[test]
+fn late_rows_are_dropped_and_in_bound_rows_are_counted() {
+    use rill_core::expr::{col, count_star, sum};
+    use rill_core::plan::{LogicalPlanBuilder, WindowSpec};
+    use rill_core::{Column, MemTable};
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("v", DataType::Int64, false),
+        Field::new("ts", DataType::Timestamp(TimeUnit::Millisecond, None), false),
+    ]));
+    let batch = |rows: &[(i64, i64)]| {
+        RecordBatch::try_new(
+            Arc::clone(&schema),
+            vec![
+                Arc::new(Int64Array::from(rows.iter().map(|r| r.0).collect::<Vec<_>>())),
+                Arc::new(TimestampMillisecondArray::from(
+                    rows.iter().map(|r| r.1).collect::<Vec<_>>(),
+                )),
+            ],
+        )
+        .unwrap()
+    };
+    // Batch 1 reaches 21 s: watermark 20 s (1 s bound), so [0, 5) … [15, 20) fire.
+    // Batch 2: 3 s is late ([0, 5) fired), 19.5 s is out of order but its window [15, 20)
+    // has fired too, 20.5 s is within the bound; nothing lands in [25, 30) or later but 42 s.
+    let b1 = batch(&[(1, 1_000), (2, 6_000), (4, 12_000), (8, 21_000)]);
+    let b2 = batch(&[(16, 3_000), (32, 19_500), (64, 20_500), (128, 42_000)]);
+    let table = Arc::new(MemTable::try_new(Arc::clone(&schema), vec![vec![b1, b2]]).unwrap());
+    let plan = |e: &ExecutionEnvironment| {
+        let ts = Column::new_unqualified("ts");
+        let p = LogicalPlanBuilder::scan("t", table.clone(), None)
+            .unwrap()
+            .watermark(
+                &ts,
+                col("ts").sub(rill_core::lit(rill_core::ScalarValue::IntervalMonthDayNano(Some(
+                    arrow::datatypes::IntervalMonthDayNano::new(0, 0, 1_000_000_000),
+                )))),
+            )
+            .unwrap()
+            .window_tvf(WindowSpec::Tumble { size: 5_000, offset: 0 }, &ts)
+            .unwrap()
+            .aggregate(
+                vec![col("window_start"), col("window_end")],
+                vec![count_star().alias("n"), sum(col("v")).alias("s")],
+            )
+            .unwrap()
+            .project(vec![
+                rill_core::Expr::Cast {
+                    expr: Box::new(col("window_start")),
+                    data_type: DataType::Int64,
+                }
+                .alias("ws"),
+                col("n"),
+                col("s"),
+            ])
+            .unwrap()
+            .build();
+        sorted_rows(&e.dataset(p).unwrap().collect().unwrap())
+    };
+    let streaming = plan(&env(1, ExecutionMode::Streaming));
+    assert_eq!(
+        streaming,
+        vec!["0|1|1", "10000|1|4", "20000|2|72", "40000|1|128", "5000|1|2"],
+        "3 s and 19.5 s are late"
+    );
+    let batch_rows = plan(&env(1, ExecutionMode::Batch));
+    assert_eq!(
+        batch_rows,
+        vec![
+            "0|2|17",
+            "10000|1|4",
+            "15000|1|32",
+            "20000|2|72",
+            "40000|1|128",
+            "5000|1|2"
+        ]
+    );
+}
