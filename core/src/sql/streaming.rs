@@ -418,7 +418,7 @@ mod tests {
         );
         assert_eq!(
             rewritten("TABLE(SESSION(TABLE s.bid PARTITION BY a, f(b, c), DESCRIPTOR(ts), INTERVAL '1' MINUTE))"),
-            "TABLE(SESSION( s.bid, DESCRIPTOR(ts), INTERVAL '1' MINUTE, DESCRIPTOR( a, f(b, c))))"
+            "TABLE(SESSION( s.bid , DESCRIPTOR(ts), INTERVAL '1' MINUTE,DESCRIPTOR( a, f(b, c))))"
         );
         assert_eq!(rewritten("SELECT table_x FROM t"), "SELECT table_x FROM t");
     }
