@@ -15,6 +15,21 @@
 //! * **Sorts** sort each subtask's rows (top-k under a limit) and merge the sorted runs in one
 //!   subtask; **limits** apply per subtask and then once more after gathering.
 //! * **Unions** read their inputs through forward or round-robin edges.
+//!
+//! In **streaming mode** (any unbounded source, or `execution.runtime-mode = streaming`):
+//! * `Watermark` nodes become `WatermarkExec` (in batch mode they are dropped: every window
+//!   is complete at the end anyway);
+//! * an aggregate whose keys include a window end (see [`window_end_columns`]) wraps each of
+//!   its hash aggregates (partial and final alike) in a `WindowAggregateExec`, which fires a
+//!   window's groups when the watermark passes its end — the same aggregation kernels as in
+//!   batch mode, run per window;
+//! * a join of two unbounded (or two streamed) inputs is a `SymmetricHashJoinExec`: a hash
+//!   join cannot read an unbounded build side to its end. Its state is freed by watermarks
+//!   when the keys equate window ends or the predicate bounds the distance of two event
+//!   times. A join of a stream with a bounded table stays a hash join, built on the table;
+//! * blocking operators over an unbounded input (a GROUP BY without a window, ORDER BY, OVER
+//!   windows, outer joins of streams) are refused with an error instead of running forever.
+//!   Updating (changelog) results are not implemented yet.
 
 mod stats;
 mod time_bounds;
