@@ -97,6 +97,8 @@ pub struct SessionConfig {
     pub optimize: bool,
     /// Batch or streaming execution (default: from the sources' boundedness).
     pub execution_mode: ExecutionMode,
+    /// The most bytes of state a job's operators may hold (`None`: no limit, only counted).
+    pub memory_limit: Option<usize>,
 }
 
 /// How a plan runs (DESIGN: "One physical plan for bounded and unbounded data").
@@ -151,6 +153,7 @@ impl Default for SessionConfig {
             broadcast_threshold_bytes: 16 * 1024 * 1024,
             optimize: true,
             execution_mode: ExecutionMode::Auto,
+            memory_limit: None,
         }
     }
 }

@@ -10,6 +10,20 @@ pub enum ExecError {
     /// A planning error from `rill-core` (types, names, plans).
     #[error(transparent)]
     Core(#[from] RillError),
+    /// An operator's state would pass the job's memory budget.
+    #[error(
+        "{operator} needs {requested} bytes of state, but the job's memory limit is {limit} bytes ({used} in use); raise 'memory.limit' or bound the state (windows, join time bounds)"
+    )]
+    ResourcesExhausted {
+        /// The operator.
+        operator: String,
+        /// Bytes it asked for in total.
+        requested: usize,
+        /// Bytes in use in the pool before the request.
+        used: usize,
+        /// The limit.
+        limit: usize,
+    },
     /// A file that does not exist or that no glob matched.
     #[error("no such file: '{path}'")]
     FileNotFound {

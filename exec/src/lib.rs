@@ -15,6 +15,7 @@ pub mod connectors;
 pub mod datasource;
 pub mod error;
 pub mod expressions;
+pub mod memory;
 pub mod operator;
 pub mod operators;
 pub mod physical_expr;

@@ -65,6 +65,8 @@ pub struct OperatorContext {
     pub input_channel: usize,
     /// Counters; the runtime fills `rows_in`, `rows_out`, `batches_out` and `elapsed`.
     pub metrics: OperatorMetrics,
+    /// The job's memory budget, from which stateful operators reserve what they hold.
+    pub memory: std::sync::Arc<crate::memory::MemoryPool>,
 }
 
 impl OperatorContext {
@@ -79,6 +81,7 @@ impl OperatorContext {
             batch_size,
             input_channel: 0,
             metrics: OperatorMetrics::default(),
+            memory: crate::memory::MemoryPool::new(None),
         }
     }
 }

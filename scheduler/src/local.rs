@@ -46,9 +46,12 @@ impl LocalExecutor {
     }
 
     fn run(&self, physical: &Arc<dyn ExecutionPlan>, config: &SessionConfig) -> CoreResult<crate::RunningJob> {
-        Ok(self
-            .cluster()?
-            .submit(physical, config.batch_size, config.channel_capacity)?)
+        Ok(self.cluster()?.submit_with_memory(
+            physical,
+            config.batch_size,
+            config.channel_capacity,
+            rill_exec::memory::MemoryPool::new(config.memory_limit),
+        )?)
     }
 }
 

@@ -20,6 +20,7 @@ use std::sync::{Arc, Mutex};
 use arrow::record_batch::RecordBatch;
 use rill_core::stream::StreamElement;
 use rill_exec::error::ExecError;
+use rill_exec::memory::MemoryPool;
 use rill_exec::operator::OperatorMetrics;
 use rill_exec::plan::{ExecutionPlan, Partitioning};
 use rill_exec::runtime::partitioner::Partitioner;
@@ -63,6 +64,18 @@ impl MiniCluster {
         plan: &Arc<dyn ExecutionPlan>,
         batch_size: usize,
         channel_capacity: usize,
+    ) -> Result<RunningJob> {
+        self.submit_with_memory(plan, batch_size, channel_capacity, MemoryPool::new(None))
+    }
+
+    /// Like [`MiniCluster::submit`], with the job's stateful operators reserving their
+    /// memory from `memory`.
+    pub fn submit_with_memory(
+        &self,
+        plan: &Arc<dyn ExecutionPlan>,
+        batch_size: usize,
+        channel_capacity: usize,
+        memory: Arc<MemoryPool>,
     ) -> Result<RunningJob> {
         let graph = JobGraph::try_new(plan)?;
         let capacity = channel_capacity.max(1);
@@ -131,6 +144,7 @@ impl MiniCluster {
                     inputs: task_inputs,
                     output,
                     batch_size,
+                    memory: Arc::clone(&memory),
                 };
                 tasks.spawn_on(run_subtask(task), handle);
             }

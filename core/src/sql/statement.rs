@@ -583,7 +583,12 @@ fn insert(env: &ExecutionEnvironment, ins: &ast::Insert, s: &Statement) -> Resul
 }
 
 /// The settings `SET key = value` changes.
-const SETTINGS: &[&str] = &["execution.runtime-mode", "parallelism.default", "batch-size"];
+const SETTINGS: &[&str] = &[
+    "execution.runtime-mode",
+    "parallelism.default",
+    "batch-size",
+    "memory.limit",
+];
 
 /// `SET 'key' = 'value'` (Flink's keys): `execution.runtime-mode` (`streaming`, `batch`,
 /// `automatic`), `parallelism.default` and `batch-size` (positive integers).
@@ -637,6 +642,14 @@ fn set_option(env: &ExecutionEnvironment, variable: &ast::ObjectName, values: &[
             let n = positive("batch-size")?;
             env.update_config(|c| c.batch_size = n);
         }
+        "memory.limit" => {
+            let bytes = parse_bytes(&value).ok_or_else(|| {
+                RillError::invalid_plan(format!(
+                    "memory.limit must be a size such as 512mb or 2gb (or 'none'), got '{value}'"
+                ))
+            })?;
+            env.update_config(|c| c.memory_limit = bytes);
+        }
         _ => {
             return Err(RillError::invalid_plan(format!(
                 "unknown setting '{key}' (known: {})",
@@ -645,4 +658,23 @@ fn set_option(env: &ExecutionEnvironment, variable: &ast::ObjectName, values: &[
         }
     }
     Ok(StatementOutput::Done(format!("SET {key} = {value}")))
+}
+
+/// `512mb`, `2 GB`, `1048576` (bytes), or `none`/`unlimited` (`Some(None)`).
+fn parse_bytes(text: &str) -> Option<Option<usize>> {
+    let t = text.trim().to_ascii_lowercase();
+    if t == "none" || t == "unlimited" {
+        return Some(None);
+    }
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: usize = num.parse().ok()?;
+    let mult: usize = match unit.trim() {
+        "" | "b" => 1,
+        "kb" | "k" => 1 << 10,
+        "mb" | "m" => 1 << 20,
+        "gb" | "g" => 1 << 30,
+        _ => return None,
+    };
+    n.checked_mul(mult).map(Some)
 }

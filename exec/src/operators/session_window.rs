@@ -109,6 +109,7 @@ impl ExecutionPlan for SessionWindowExec {
             schema: Arc::clone(&self.schema),
             buffer: Vec::new(),
             watermark: None,
+            reservation: None,
         })))
     }
 
@@ -130,9 +131,20 @@ struct SessionWindowOperator {
     buffer: Vec<RecordBatch>,
     /// The current watermark (ms).
     watermark: Option<i64>,
+    /// The buffered rows' bytes in the job's memory budget.
+    reservation: Option<crate::memory::MemoryReservation>,
 }
 
 impl SessionWindowOperator {
+    fn account(&mut self, ctx: &OperatorContext) -> Result<()> {
+        let bytes: usize = self.buffer.iter().map(RecordBatch::get_array_memory_size).sum();
+        let r = self.reservation.get_or_insert_with(|| {
+            ctx.memory
+                .reservation(format!("SessionWindowExec[{}]", ctx.task.subtask))
+        });
+        r.try_resize(bytes)
+    }
+
     fn column(&self, values: Vec<i64>) -> Result<ArrayRef> {
         let a: ArrayRef = Arc::new(Int64Array::from(values));
         arrow::compute::cast(&a, &self.time_type).map_err(|e| ExecError::arrow("session bounds", e))
@@ -259,13 +271,14 @@ impl Operator for SessionWindowOperator {
             let b = take_record_batch(&batch, &UInt32Array::from(keep)).map_err(|e| ExecError::arrow("sessions", e))?;
             self.buffer.push(b);
         }
-        Ok(())
+        self.account(ctx)
     }
 
     fn on_watermark(&mut self, wm: Watermark, ctx: &mut OperatorContext, out: &mut Output) -> Result<()> {
         if let Watermark::EventTime(t) = wm {
             self.fire(t, ctx, out)?;
             self.watermark = Some(self.watermark.map_or(t, |w| w.max(t)));
+            self.account(ctx)?;
         }
         out.push_watermark(wm);
         Ok(())

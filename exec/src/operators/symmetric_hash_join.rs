@@ -208,6 +208,7 @@ impl ExecutionPlan for SymmetricHashJoinExec {
             schema: Arc::clone(&self.schema),
             hasher: ahash::RandomState::with_seeds(0x5eed, 0x1234, 0xabcd, 0x9876),
             watermark: None,
+            reservation: None,
         })))
     }
 
@@ -257,9 +258,21 @@ struct SymmetricHashJoinOperator {
     schema: SchemaRef,
     hasher: ahash::RandomState,
     watermark: Option<i64>,
+    /// The state's bytes in the job's memory budget (created on the first batch).
+    reservation: Option<crate::memory::MemoryReservation>,
 }
 
 impl SymmetricHashJoinOperator {
+    /// Resizes the memory reservation to the state's size.
+    fn account(&mut self, ctx: &OperatorContext) -> Result<()> {
+        let bytes = self.state_bytes();
+        let r = self.reservation.get_or_insert_with(|| {
+            ctx.memory
+                .reservation(format!("SymmetricHashJoinExec[{}]", ctx.task.subtask))
+        });
+        r.try_resize(bytes)
+    }
+
     fn state_bytes(&self) -> usize {
         self.sides.iter().flat_map(|s| s.parts.values()).map(|p| p.bytes).sum()
     }
@@ -456,7 +469,7 @@ impl Operator for SymmetricHashJoinOperator {
                 }
             }
         }
-        Ok(())
+        self.account(ctx)
     }
 
     fn on_watermark(&mut self, wm: Watermark, ctx: &mut OperatorContext, out: &mut Output) -> Result<()> {
@@ -481,6 +494,7 @@ impl Operator for SymmetricHashJoinOperator {
                 }
             }
         }
+        self.account(ctx)?;
         let bytes = self.state_bytes() as u64;
         let peak = ctx
             .metrics

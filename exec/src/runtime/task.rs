@@ -95,6 +95,8 @@ pub struct SubTask {
     pub output: OutputWriter,
     /// Target rows per batch.
     pub batch_size: usize,
+    /// The job's memory budget.
+    pub memory: std::sync::Arc<crate::memory::MemoryPool>,
 }
 
 /// The metrics of each chained node of a finished subtask.
@@ -209,6 +211,7 @@ async fn run(task: SubTask) -> Result<TaskMetrics> {
         inputs,
         mut output,
         batch_size,
+        memory,
     } = task;
     let mut instances = Vec::with_capacity(chain.len());
     for node in &chain {
@@ -223,7 +226,11 @@ async fn run(task: SubTask) -> Result<TaskMetrics> {
             Instance::Source(_) => return Err(exec_internal!("a source cannot be chained above an operator")),
         }
     }
-    let new_ctx = || OperatorContext::new(&vertex, subtask, parallelism, batch_size);
+    let new_ctx = || {
+        let mut ctx = OperatorContext::new(&vertex, subtask, parallelism, batch_size);
+        ctx.memory = std::sync::Arc::clone(&memory);
+        ctx
+    };
     match head {
         Instance::Source(mut source) => {
             let mut head_ctx = new_ctx();

@@ -498,3 +498,28 @@ fn late_rows_are_dropped_and_in_bound_rows_are_counted() {
         ]
     );
 }
+
+#[test]
+fn join_state_past_the_memory_limit_is_a_clear_error() {
+    let (_dir, path) = parquet_table(events(4_000));
+    let e = env(1, ExecutionMode::Streaming);
+    register(&e, &path);
+    // A window join frees its state as windows pass, and fits.
+    let windowed = "SELECT p.k, p.n FROM \
+       (SELECT k, window_start, window_end, count(*) AS n FROM TABLE(TUMBLE(TABLE ev, DESCRIPTOR(ts), INTERVAL '2' SECOND)) \
+        GROUP BY k, window_start, window_end) p \
+     JOIN (SELECT k, window_start, window_end, max(v) AS m FROM TABLE(TUMBLE(TABLE ev, DESCRIPTOR(ts), INTERVAL '2' SECOND)) \
+        GROUP BY k, window_start, window_end) q \
+     ON p.k = q.k AND p.window_start = q.window_start AND p.window_end = q.window_end";
+    let q = "SELECT a.k, b.v FROM ev a JOIN ev b ON a.k = b.k AND a.v = b.v";
+    assert_eq!(run(&e, q).len(), 4_000);
+    e.sql("SET 'memory.limit' = '256kb'").unwrap();
+    let err = e.sql(q).and_then(|d| d.collect()).unwrap_err().to_string();
+    assert!(
+        err.contains("SymmetricHashJoinExec") && err.contains("memory limit is 262144 bytes"),
+        "{err}"
+    );
+    assert!(!run(&e, windowed).is_empty());
+    let err = e.sql("SET 'memory.limit' = 'lots'").unwrap_err().to_string();
+    assert!(err.contains("memory.limit"), "{err}");
+}
