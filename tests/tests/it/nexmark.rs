@@ -102,3 +102,49 @@ fn queries_match_duckdb_over_the_same_events() {
         }
     }
 }
+
+/// The streaming plans of the Nexmark queries (over the generator, 2 subtasks) are approved
+/// files; regenerate with `GENERATE_GOLDEN=1 cargo test --workspace --test it nexmark_plans`
+/// and review the diff (tests/plans/README.md).
+#[test]
+fn nexmark_plans_match_approved() {
+    let env = env(2, ExecutionMode::Streaming);
+    create_nexmark_tables(
+        &env,
+        &NexmarkData::Generator {
+            events: Some(1_000_000),
+            rate: 10_000_000,
+            seed: 0,
+        },
+    )
+    .unwrap();
+    let approved = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("plans/approved/nexmark");
+    let generate = std::env::var("GENERATE_GOLDEN").is_ok_and(|v| v == "1");
+    let mut changed = Vec::new();
+    for (name, sql) in QUERIES {
+        let text = env.sql(sql).unwrap().explain(false).unwrap();
+        let mut actual: String = text.lines().map(|l| format!("{}\n", l.trim_end())).collect();
+        actual.insert_str(
+            0,
+            &format!("-- Nexmark {name} (streaming, 1,000,000 events, 2 partitions)\n"),
+        );
+        let path = approved.join(format!("{name}.txt"));
+        if generate {
+            std::fs::create_dir_all(&approved).unwrap();
+            std::fs::write(&path, &actual).unwrap();
+            continue;
+        }
+        let expected = std::fs::read_to_string(&path).unwrap_or_default();
+        if expected != actual {
+            changed.push(format!(
+                "{name} ({}):\n--- approved\n{expected}\n+++ actual\n{actual}",
+                path.display()
+            ));
+        }
+    }
+    assert!(
+        changed.is_empty(),
+        "Nexmark plans changed; review, then approve with GENERATE_GOLDEN=1 cargo test --workspace --test it nexmark_plans:\n{}",
+        changed.join("\n")
+    );
+}
