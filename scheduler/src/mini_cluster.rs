@@ -92,9 +92,9 @@ impl MiniCluster {
                 let up = &graph.vertices[edge.from];
                 let mut writers = Vec::with_capacity(up.parallelism);
                 if matches!(edge.partitioning, Partitioning::Forward) {
-                    for s in 0..up.parallelism {
+                    for (s, task_inputs) in inputs[v.id].iter_mut().enumerate().take(up.parallelism) {
                         let (tx, rx) = mpsc::channel(capacity);
-                        inputs[v.id][s].push(InputChannel { port, channel: 0, rx });
+                        task_inputs.push(InputChannel { port, channel: 0, rx });
                         writers.push(OutputWriter::new(
                             Partitioner::new(Partitioning::Single, 1, s),
                             vec![tx],
@@ -103,10 +103,10 @@ impl MiniCluster {
                 } else {
                     let mut senders: Vec<Vec<mpsc::Sender<StreamElement>>> =
                         (0..up.parallelism).map(|_| Vec::with_capacity(v.parallelism)).collect();
-                    for d in 0..v.parallelism {
+                    for task_inputs in inputs[v.id].iter_mut().take(v.parallelism) {
                         for (s, row) in senders.iter_mut().enumerate() {
                             let (tx, rx) = mpsc::channel(capacity);
-                            inputs[v.id][d].push(InputChannel { port, channel: s, rx });
+                            task_inputs.push(InputChannel { port, channel: s, rx });
                             row.push(tx);
                         }
                     }

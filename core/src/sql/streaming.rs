@@ -367,11 +367,11 @@ fn rewrite_partition_by(toks: &mut Vec<TokenWithSpan>, open: usize, from: usize)
                 }
                 depth -= 1;
             }
-            Token::Comma if depth == 0 => {
-                if next_real(toks, j + 1).is_some_and(|k| is_word(&toks[k].token, "DESCRIPTOR")) {
-                    end = Some(j);
-                    break;
-                }
+            Token::Comma
+                if depth == 0 && next_real(toks, j + 1).is_some_and(|k| is_word(&toks[k].token, "DESCRIPTOR")) =>
+            {
+                end = Some(j);
+                break;
             }
             _ => {}
         }

@@ -111,8 +111,7 @@ fn build(top: &Arc<dyn ExecutionPlan>, ids: &HashMap<usize, usize>, vertices: &m
     let parallelism = top.parallelism();
     // Walk down through single-child, non-exchange links: they chain into this vertex.
     let mut chain = vec![Arc::clone(top)];
-    loop {
-        let Some(current) = chain.last() else { break };
+    while let Some(current) = chain.last() {
         let children = current.children();
         if children.len() == 1 && !is_exchange(&children[0]) {
             let child = Arc::clone(&children[0]);

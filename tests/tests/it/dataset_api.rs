@@ -39,7 +39,7 @@ fn filter_aggregate_sort_limit() {
             (k, vs.len() as i64, vs.iter().sum())
         })
         .collect();
-    expected.sort_by(|a, b| b.2.cmp(&a.2));
+    expected.sort_by_key(|e| std::cmp::Reverse(e.2));
     let got = rows(&out);
     assert_eq!(got.len(), 3);
     for (line, (k, n, total)) in got.iter().zip(expected) {

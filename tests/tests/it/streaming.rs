@@ -450,7 +450,7 @@ fn late_rows_are_dropped_and_in_bound_rows_are_counted() {
     let table = Arc::new(MemTable::try_new(Arc::clone(&schema), vec![vec![b1, b2]]).unwrap());
     let plan = |e: &ExecutionEnvironment| {
         let ts = Column::new_unqualified("ts");
-        let p = LogicalPlanBuilder::scan("t", table.clone(), None)
+        let p = LogicalPlanBuilder::scan("t", Arc::clone(&table) as Arc<dyn rill_core::TableSource>, None)
             .unwrap()
             .watermark(
                 &ts,
