@@ -24,9 +24,11 @@ impl Watermark {
 ///
 /// Laws (tested below):
 /// 1. `current()` never decreases.
-/// 2. With all inputs at event times, `current()` is their minimum.
-/// 3. An idle input does not hold the output back; when all inputs are idle the output is
-///    `Idle`.
+/// 2. With all inputs reported and at least one of them active (not idle), `current()` is the
+///    minimum of the active inputs' event times.
+/// 3. An idle input does not hold the output back. When every input is idle, the output is
+///    the largest event time any input reached (all their rows up to it are complete, as in
+///    Flink's watermark valve), or `Idle` if none ever reported an event time.
 ///
 /// # Examples
 /// ```
@@ -38,15 +40,23 @@ impl Watermark {
 /// ```
 #[derive(Debug, Clone)]
 pub struct WatermarkTracker {
-    inputs: Vec<Option<Watermark>>,
+    /// Per input: reported at all, idle now, the largest event time it reported.
+    inputs: Vec<InputProgress>,
     current: Option<Watermark>,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct InputProgress {
+    reported: bool,
+    idle: bool,
+    last: Option<i64>,
 }
 
 impl WatermarkTracker {
     /// A tracker over `n` inputs, none of which has reported yet.
     pub fn new(n: usize) -> Self {
         WatermarkTracker {
-            inputs: vec![None; n],
+            inputs: vec![InputProgress::default(); n],
             current: None,
         }
     }
@@ -56,52 +66,56 @@ impl WatermarkTracker {
         self.current
     }
 
-    /// Records input `i`'s new watermark; returns the combined watermark if it advanced.
+    /// Records input `i`'s new watermark; returns the combined watermark if it changed.
     /// Regressions of a single input are ignored (an input's watermark is monotonic too).
     pub fn update(&mut self, i: usize, wm: Watermark) -> Option<Watermark> {
         let slot = self.inputs.get_mut(i)?;
-        *slot = match (*slot, wm) {
-            (Some(Watermark::EventTime(old)), Watermark::EventTime(new)) => Some(Watermark::EventTime(old.max(new))),
-            _ => Some(wm),
-        };
-        if self.inputs.iter().any(Option::is_none) {
+        slot.reported = true;
+        match wm {
+            Watermark::EventTime(t) => {
+                slot.idle = false;
+                slot.last = Some(slot.last.map_or(t, |l| l.max(t)));
+            }
+            Watermark::Idle => slot.idle = true,
+        }
+        if self.inputs.iter().any(|p| !p.reported) {
             return None;
         }
-        let min = self
-            .inputs
-            .iter()
-            .filter_map(|w| match w {
-                Some(Watermark::EventTime(t)) => Some(*t),
-                _ => None,
-            })
-            .min();
-        let next = match min {
-            Some(t) => Watermark::EventTime(t),
-            None => Watermark::Idle,
+        let active_min = self.inputs.iter().filter(|p| !p.idle).filter_map(|p| p.last).min();
+        let all_idle = self.inputs.iter().all(|p| p.idle);
+        let next = if all_idle {
+            match self.inputs.iter().filter_map(|p| p.last).max() {
+                Some(t) => Watermark::EventTime(t),
+                None => Watermark::Idle,
+            }
+        } else {
+            match active_min {
+                Some(t) => Watermark::EventTime(t),
+                None => return None,
+            }
         };
-        let advanced = match (self.current, next) {
+        let changed = match (self.current, next) {
             (None, _) => true,
             (Some(Watermark::EventTime(c)), Watermark::EventTime(n)) => n > c,
             (Some(Watermark::Idle), Watermark::EventTime(_)) => true,
-            (Some(Watermark::EventTime(_)), Watermark::Idle) => false,
-            (Some(Watermark::Idle), Watermark::Idle) => false,
+            (Some(Watermark::EventTime(_)), Watermark::Idle) | (Some(Watermark::Idle), Watermark::Idle) => false,
         };
-        if advanced {
-            // Law 1: after an idle phase, never report an event time below the last one.
-            if let (Some(Watermark::EventTime(c)), Watermark::EventTime(n)) = (self.last_event_time(), next) {
-                if n <= c {
-                    return None;
-                }
-            }
-            self.current = Some(next);
-            return Some(next);
+        if !changed {
+            return None;
         }
-        None
+        // Law 1: after an idle phase, never report an event time below an earlier one.
+        if let (Some(c), Watermark::EventTime(n)) = (self.last_event_time(), next) {
+            if n <= c {
+                return None;
+            }
+        }
+        self.current = Some(next);
+        Some(next)
     }
 
-    fn last_event_time(&self) -> Option<Watermark> {
+    fn last_event_time(&self) -> Option<i64> {
         match self.current {
-            Some(Watermark::EventTime(t)) => Some(Watermark::EventTime(t)),
+            Some(Watermark::EventTime(t)) => Some(t),
             _ => None,
         }
     }
@@ -117,20 +131,40 @@ mod tests {
         fn output_is_monotonic_and_the_minimum(updates in proptest::collection::vec((0usize..3, -5i64..50, any::<bool>()), 1..60)) {
             let mut t = WatermarkTracker::new(3);
             let mut last: Option<i64> = None;
-            let mut per_input: [Option<Watermark>; 3] = [None; 3];
+            // Model: per input (idle, largest event time).
+            let mut model: [Option<(bool, Option<i64>)>; 3] = [None; 3];
             for (i, ts, idle) in updates {
                 let wm = if idle { Watermark::Idle } else { Watermark::EventTime(ts) };
-                per_input[i] = match (per_input[i], wm) {
-                    (Some(Watermark::EventTime(o)), Watermark::EventTime(n)) => Some(Watermark::EventTime(o.max(n))),
-                    _ => Some(wm),
-                };
+                let prev = model[i].and_then(|(_, l)| l);
+                model[i] = Some(if idle { (true, prev) } else { (false, Some(prev.map_or(ts, |p| p.max(ts)))) });
                 if let Some(Watermark::EventTime(v)) = t.update(i, wm) {
                     if let Some(l) = last { prop_assert!(v > l); }
                     last = Some(v);
-                    let min = per_input.iter().filter_map(|w| match w { Some(Watermark::EventTime(t)) => Some(*t), _ => None }).min();
-                    prop_assert_eq!(Some(v), min);
+                    let all: Vec<(bool, Option<i64>)> = model.iter().map(|m| m.unwrap()).collect();
+                    let expected = if all.iter().all(|(idle, _)| *idle) {
+                        all.iter().filter_map(|(_, l)| *l).max()
+                    } else {
+                        all.iter().filter(|(idle, _)| !*idle).filter_map(|(_, l)| *l).min()
+                    };
+                    prop_assert_eq!(Some(v), expected);
                 }
             }
         }
+    }
+
+    #[test]
+    fn all_idle_inputs_release_the_largest_event_time() {
+        // Input 0 reaches 100 and goes idle before input 1 ever reports: the data of both
+        // is complete up to 100 once input 1 is idle too.
+        let mut t = WatermarkTracker::new(2);
+        assert_eq!(t.update(0, Watermark::EventTime(100)), None);
+        assert_eq!(t.update(0, Watermark::Idle), None);
+        assert_eq!(t.update(1, Watermark::Idle), Some(Watermark::EventTime(100)));
+        // Input 1 comes back behind: no regression.
+        assert_eq!(t.update(1, Watermark::EventTime(50)), None);
+        assert_eq!(t.update(1, Watermark::EventTime(150)), Some(Watermark::EventTime(150)));
+        // Never any event time: idle.
+        let mut u = WatermarkTracker::new(1);
+        assert_eq!(u.update(0, Watermark::Idle), Some(Watermark::Idle));
     }
 }

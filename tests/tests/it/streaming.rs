@@ -384,7 +384,7 @@ fn a_slow_consumer_throttles_an_unbounded_source() {
 /// while the job runs.
 #[test]
 fn an_idle_source_subtask_does_not_hold_back_windows() {
-    fn first_window_rows(idle: &str) -> Option<usize> {
+    fn first_window_rows(idle: &str, wait: std::time::Duration) -> Option<usize> {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("a.parquet");
         env(1, ExecutionMode::Batch)
@@ -412,11 +412,12 @@ fn an_idle_source_subtask_does_not_hold_back_windows() {
                 }
             }
         });
-        rx.recv_timeout(std::time::Duration::from_secs(3)).ok()
+        rx.recv_timeout(wait).ok()
     }
-    assert!(first_window_rows(", 'source.idle-timeout' = '100ms'").is_some_and(|n| n > 0));
+    let long = std::time::Duration::from_secs(60);
+    assert!(first_window_rows(", 'source.idle-timeout' = '100ms'", long).is_some_and(|n| n > 0));
     // One file hashes to one of the two subtasks; the other never reports event time.
-    assert_eq!(first_window_rows(""), None);
+    assert_eq!(first_window_rows("", std::time::Duration::from_secs(3)), None);
 }
 
 /// Rows whose window has already fired are dropped in streaming mode; rows out of order but
