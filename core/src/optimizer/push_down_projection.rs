@@ -146,7 +146,9 @@ fn prune(plan: &Arc<LogicalPlan>, req: &[bool]) -> Result<Arc<LogicalPlan>> {
             let new_input = prune(input, req)?;
             same_or(plan, input, new_input)
         }
-        LogicalPlan::Distinct { input } | LogicalPlan::MapBatches { input, .. } => {
+        LogicalPlan::Distinct { input }
+        | LogicalPlan::MapBatches { input, .. }
+        | LogicalPlan::KeyedProcess { input, .. } => {
             let new_input = prune(input, &all_of(input))?;
             same_or(plan, input, new_input)
         }

@@ -5,6 +5,7 @@ pub mod aggregate;
 pub(crate) mod event_time;
 pub mod filter;
 pub mod hash_join;
+pub mod keyed_process;
 pub mod limit;
 pub mod map_batches;
 pub mod merge;
