@@ -168,7 +168,11 @@ fn prune(plan: &Arc<LogicalPlan>, req: &[bool]) -> Result<Arc<LogicalPlan>> {
             if aggrs.is_empty() && group_expr.is_empty() {
                 aggrs.extend(aggr_expr.first().cloned());
             }
-            let mut in_req = vec![false; input.schema().len()];
+            // A windowed aggregate with a late-row side output keeps all input columns, so
+            // the late rows arrive whole.
+            let keep_all =
+                matches!(input.as_ref(), LogicalPlan::WindowTvf { options, .. } if options.late_rows.is_some());
+            let mut in_req = vec![keep_all; input.schema().len()];
             for e in group_expr.iter().chain(&aggrs) {
                 add_refs(&mut in_req, input.schema(), e)?;
             }
@@ -264,11 +268,17 @@ fn prune(plan: &Arc<LogicalPlan>, req: &[bool]) -> Result<Arc<LogicalPlan>> {
             input,
             time_column,
             spec,
+            options,
             ..
         } => {
-            // The window columns are cheap; keep them and prune the input below.
+            // The window columns are cheap; keep them and prune the input below. Late rows
+            // sent to a side output keep all their columns.
             let n = input.schema().len();
-            let mut in_req = req[..n].to_vec();
+            let mut in_req = if options.late_rows.is_some() {
+                vec![true; n]
+            } else {
+                req[..n].to_vec()
+            };
             add_refs(&mut in_req, input.schema(), &Expr::Column(time_column.clone()))?;
             if let WindowSpec::Session { partition_by, .. } = spec {
                 for e in partition_by {

@@ -5,6 +5,7 @@
 mod bad_input;
 mod common;
 mod dataset_api;
+mod datastream_api;
 mod runtime;
 mod slt;
 mod streaming;
