@@ -7,6 +7,7 @@
 //! subtasks are [`crate::operator::Source`]s.
 
 pub mod csv;
+pub mod generator;
 pub mod json;
 pub mod listing;
 pub mod memory;
