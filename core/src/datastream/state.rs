@@ -627,11 +627,16 @@ impl<K: StateValue + Hash + Eq, V: StateValue> MapState<K, V> {
     }
 }
 
+type ReduceFn<T> = Arc<dyn Fn(&T, &T) -> T + Send + Sync>;
+type CreateFn<Acc> = Arc<dyn Fn() -> Acc + Send + Sync>;
+type AddFn<In, Acc> = Arc<dyn Fn(&mut Acc, In) + Send + Sync>;
+type ResultFn<Acc, Out> = Arc<dyn Fn(&Acc) -> Out + Send + Sync>;
+
 /// One value per key, combined with each added value by a reduce function.
 #[derive(Clone)]
 pub struct ReducingState<T> {
     inner: ValueState<T>,
-    reduce: Arc<dyn Fn(&T, &T) -> T + Send + Sync>,
+    reduce: ReduceFn<T>,
 }
 
 impl<T> std::fmt::Debug for ReducingState<T> {
@@ -679,9 +684,9 @@ impl<T: StateValue> ReducingState<T> {
 #[derive(Clone)]
 pub struct AggregatingState<In, Acc, Out> {
     inner: ValueState<Acc>,
-    create: Arc<dyn Fn() -> Acc + Send + Sync>,
-    add: Arc<dyn Fn(&mut Acc, In) + Send + Sync>,
-    result: Arc<dyn Fn(&Acc) -> Out + Send + Sync>,
+    create: CreateFn<Acc>,
+    add: AddFn<In, Acc>,
+    result: ResultFn<Acc, Out>,
 }
 
 impl<In, Acc, Out> std::fmt::Debug for AggregatingState<In, Acc, Out> {

@@ -469,3 +469,108 @@ impl Operator for WindowAggregateOperator {
         self.advance(i64::MAX, ctx, out)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use crate::operators::aggregate::{AggregateCall, AggregateMode};
+    use crate::operators::testkit::{col, i64s, operator, TestSourceExec};
+    use arrow::array::{ArrayRef, TimestampMillisecondArray};
+    use arrow::datatypes::{DataType, Field, Schema};
+    use rill_core::expr::AggregateFunction;
+    use rill_core::stream::StreamElement;
+
+    /// `count(*) GROUP BY window_end` over `(window_end)` rows.
+    fn exec(options: WindowOptions) -> WindowAggregateExec {
+        let schema = Arc::new(Schema::new(vec![Field::new(
+            "window_end",
+            DataType::Timestamp(TimeUnit::Millisecond, None),
+            false,
+        )]));
+        let input = TestSourceExec::plan(Arc::clone(&schema), 1);
+        let count = AggregateCall {
+            func: AggregateFunction::Count,
+            return_type: DataType::Int64,
+            args: vec![],
+            distinct: false,
+            filter: None,
+            name: "n".to_string(),
+        };
+        let agg = HashAggregateExec::try_new(
+            AggregateMode::Single,
+            vec![(col(&schema, 0), "window_end".to_string())],
+            vec![count],
+            input,
+        )
+        .unwrap();
+        WindowAggregateExec::try_new(Arc::new(agg), 0)
+            .unwrap()
+            .with_options(options)
+            .unwrap()
+    }
+
+    fn ends(v: &[i64]) -> RecordBatch {
+        let schema = Arc::new(Schema::new(vec![Field::new(
+            "window_end",
+            DataType::Timestamp(TimeUnit::Millisecond, None),
+            false,
+        )]));
+        let a: ArrayRef = Arc::new(TimestampMillisecondArray::from(v.to_vec()));
+        RecordBatch::try_new(schema, vec![a]).unwrap()
+    }
+
+    fn counts(out: &mut Output) -> Vec<i64> {
+        let batches: Vec<RecordBatch> = out
+            .drain()
+            .filter_map(|e| match e {
+                StreamElement::Batch(b) => Some(b),
+                _ => None,
+            })
+            .collect();
+        i64s(&batches, 1).into_iter().flatten().collect()
+    }
+
+    #[test]
+    fn processing_time_trigger_fires_early_only_with_new_rows() {
+        let exec = exec(WindowOptions {
+            trigger: WindowTrigger::ProcessingTime { interval_ms: 10 },
+            ..WindowOptions::default()
+        });
+        assert_eq!(
+            exec.processing_time_interval(),
+            Some(std::time::Duration::from_millis(10))
+        );
+        let mut op = operator(&exec, 0);
+        let mut ctx = OperatorContext::new("t", 0, 1, 64);
+        let mut out = Output::new();
+        op.process_batch(0, ends(&[100, 100]), &mut ctx, &mut out).unwrap();
+        let now = crate::operator::now_ms();
+        op.on_processing_time(now + 1, &mut ctx, &mut out).unwrap();
+        assert!(counts(&mut out).is_empty(), "the interval has not passed");
+        op.on_processing_time(now + 60, &mut ctx, &mut out).unwrap();
+        assert_eq!(counts(&mut out), vec![2], "early firing with the current result");
+        op.on_processing_time(now + 120, &mut ctx, &mut out).unwrap();
+        assert!(counts(&mut out).is_empty(), "nothing new since the last firing");
+        op.process_batch(0, ends(&[100]), &mut ctx, &mut out).unwrap();
+        op.on_watermark(Watermark::EventTime(100), &mut ctx, &mut out).unwrap();
+        assert_eq!(counts(&mut out), vec![3], "the final firing");
+        op.on_end(&mut ctx, &mut out).unwrap();
+        assert!(counts(&mut out).is_empty());
+    }
+
+    #[test]
+    fn default_options_fire_once_and_free_the_window() {
+        let mut op = operator(&exec(WindowOptions::default()), 0);
+        let mut ctx = OperatorContext::new("t", 0, 1, 64);
+        let mut out = Output::new();
+        op.process_batch(0, ends(&[100, 200, 100]), &mut ctx, &mut out).unwrap();
+        op.on_watermark(Watermark::EventTime(150), &mut ctx, &mut out).unwrap();
+        assert_eq!(counts(&mut out), vec![2]);
+        op.process_batch(0, ends(&[100]), &mut ctx, &mut out).unwrap();
+        op.on_end(&mut ctx, &mut out).unwrap();
+        assert_eq!(counts(&mut out), vec![1]);
+        assert!(ctx.metrics.extra.contains(&("late_rows_dropped".to_string(), 1)));
+    }
+}

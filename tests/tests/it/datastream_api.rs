@@ -550,3 +550,190 @@ proptest! {
         prop_assert_eq!(late.num_rows(), 0);
     }
 }
+
+/// Emits `(key, rows since the last firing)` from a processing-time timer set 1 ms after the
+/// first row following each firing.
+struct ProcessingTimeCounter {
+    pending: ValueState<i64>,
+}
+
+impl KeyedProcessFunction for ProcessingTimeCounter {
+    fn process_batch(
+        &mut self,
+        _key: &[ScalarValue],
+        batch: RecordBatch,
+        ctx: &mut KeyedContext<'_>,
+        _out: &mut Collector,
+    ) -> rill_core::Result<()> {
+        let n = self.pending.get(ctx)?;
+        if n.is_none() {
+            let at = ctx.current_processing_time() + 1;
+            ctx.register_processing_time_timer(at)?;
+        }
+        self.pending.set(ctx, n.unwrap_or(0) + batch.num_rows() as i64)
+    }
+
+    fn on_timer(
+        &mut self,
+        _timestamp: i64,
+        domain: TimeDomain,
+        key: &[ScalarValue],
+        ctx: &mut KeyedContext<'_>,
+        out: &mut Collector,
+    ) -> rill_core::Result<()> {
+        assert_eq!(domain, TimeDomain::ProcessingTime);
+        let n = self.pending.get(ctx)?.unwrap_or(0);
+        self.pending.clear(ctx);
+        out.collect_row(vec![key[0].clone(), ScalarValue::Int64(Some(n))])
+    }
+}
+
+#[test]
+fn processing_time_timers_fire_on_the_runtime_ticks() {
+    use rill_exec::datasource::generator::GeneratorSource;
+    use rill_exec::datasource::SourceTable;
+    let e = env(2, ExecutionMode::Streaming);
+    // 6 000 rows at 20 000 per second: about 300 ms of wall-clock time.
+    let generator = GeneratorSource::new(20_000).with_limit(Some(6_000)).with_keys(3);
+    let out_schema = Arc::new(Schema::new(vec![
+        Field::new("key", DataType::Int64, false),
+        Field::new("n", DataType::Int64, false),
+    ]));
+    let out = e
+        .from_source("events", Arc::new(SourceTable::new(Arc::new(generator))))
+        .unwrap()
+        .key_by(vec![col("key")])
+        .unwrap()
+        .process("processing_time_counter", out_schema, || {
+            Box::new(ProcessingTimeCounter {
+                pending: ValueState::new("pending"),
+            })
+        })
+        .unwrap()
+        .collect()
+        .unwrap();
+    let fired = cells(&out);
+    assert!(!fired.is_empty(), "no processing-time timer fired");
+    let total: i64 = fired
+        .iter()
+        .map(|r| r.split('|').nth(1).unwrap().parse::<i64>().unwrap())
+        .sum();
+    assert!(total > 0 && total <= 6_000, "{total}");
+}
+
+/// Session windows through keyed state (the session window operator is on another branch):
+/// sessions per key are kept as merged `(start, end, count)` intervals, `end` = last row +
+/// gap; an event-time timer at `end - 1` emits a session once the watermark reaches its end.
+struct Sessions {
+    gap: i64,
+    open: ValueState<Vec<(i64, i64, i64)>>,
+}
+
+impl KeyedProcessFunction for Sessions {
+    fn process_batch(
+        &mut self,
+        _key: &[ScalarValue],
+        batch: RecordBatch,
+        ctx: &mut KeyedContext<'_>,
+        _out: &mut Collector,
+    ) -> rill_core::Result<()> {
+        let mut sessions = self.open.get(ctx)?.unwrap_or_default();
+        let ts = batch.column(2).as_primitive::<TimestampMillisecondType>();
+        for t in ts.values().iter() {
+            let (mut s, mut e, mut n) = (*t, t + self.gap, 1);
+            // Merge every session that overlaps [t, t + gap).
+            sessions.retain(|(os, oe, on)| {
+                if *os < e && s < *oe {
+                    s = s.min(*os);
+                    e = e.max(*oe);
+                    n += on;
+                    false
+                } else {
+                    true
+                }
+            });
+            sessions.push((s, e, n));
+            ctx.register_event_time_timer(e - 1)?;
+        }
+        self.open.set(ctx, sessions)
+    }
+
+    fn on_timer(
+        &mut self,
+        timestamp: i64,
+        _domain: TimeDomain,
+        key: &[ScalarValue],
+        ctx: &mut KeyedContext<'_>,
+        out: &mut Collector,
+    ) -> rill_core::Result<()> {
+        let mut sessions = self.open.get(ctx)?.unwrap_or_default();
+        // Timers of sessions that later grew find no session ending here: nothing to emit.
+        if let Some(pos) = sessions.iter().position(|(_, e, _)| *e == timestamp + 1) {
+            let (s, e, n) = sessions.remove(pos);
+            out.collect_row(vec![
+                key[0].clone(),
+                ScalarValue::Int64(Some(s)),
+                ScalarValue::Int64(Some(e)),
+                ScalarValue::Int64(Some(n)),
+            ])?;
+            self.open.set(ctx, sessions)?;
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn session_windows_via_keyed_state_merge_and_match_a_reference() {
+    let gap = 1_500i64;
+    let input = events(600);
+    // Reference: per key, sorted times, split where the distance reaches the gap.
+    let mut by_key: std::collections::BTreeMap<i64, Vec<i64>> = Default::default();
+    for b in &input {
+        let k = b.column(0).as_primitive::<Int64Type>();
+        let t = b.column(2).as_primitive::<TimestampMillisecondType>();
+        for i in 0..b.num_rows() {
+            by_key.entry(k.value(i)).or_default().push(t.value(i));
+        }
+    }
+    let mut expected = vec![];
+    for (k, mut ts) in by_key {
+        ts.sort();
+        let (mut s, mut last, mut n) = (ts[0], ts[0], 0);
+        for t in ts {
+            if t - last >= gap {
+                expected.push(format!("{k}|{s}|{}|{n}", last + gap));
+                s = t;
+                n = 0;
+            }
+            last = t;
+            n += 1;
+        }
+        expected.push(format!("{k}|{s}|{}|{n}", last + gap));
+    }
+    expected.sort();
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("k", DataType::Int64, false),
+        Field::new("session_start", DataType::Int64, false),
+        Field::new("session_end", DataType::Int64, false),
+        Field::new("n", DataType::Int64, false),
+    ]));
+    for (partitions, mode) in [
+        (1, ExecutionMode::Streaming),
+        (3, ExecutionMode::Streaming),
+        (2, ExecutionMode::Batch),
+    ] {
+        let out = stream(&env(partitions, mode), input.clone(), 1_000)
+            .key_by(vec![col("k")])
+            .unwrap()
+            .process("sessions", Arc::clone(&schema), move || {
+                Box::new(Sessions {
+                    gap,
+                    open: ValueState::new("open"),
+                })
+            })
+            .unwrap()
+            .collect()
+            .unwrap();
+        assert_eq!(sorted_rows_cells(&out), expected, "{partitions} partitions, {mode:?}");
+    }
+}
