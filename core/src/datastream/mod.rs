@@ -285,6 +285,11 @@ impl DataStream {
         Ok(self.wrap(self.data.select(exprs)?))
     }
 
+    /// Keeps the named columns.
+    pub fn select_columns(&self, names: &[&str]) -> Result<DataStream> {
+        Ok(self.wrap(self.data.select_columns(names)?))
+    }
+
     /// Adds (or replaces) column `name` computed by `expr`.
     pub fn with_column(&self, name: &str, expr: Expr) -> Result<DataStream> {
         Ok(self.wrap(self.data.with_column(name, expr)?))
@@ -515,6 +520,11 @@ impl KeyedStream {
     /// Per-key sum of `column` (see [`KeyedStream::aggregate`]).
     pub fn sum(&self, column: &str) -> Result<DataStream> {
         self.aggregate(vec![crate::expr::sum(col(column)).alias(column)])
+    }
+
+    /// Rows per key, as column `count` (see [`KeyedStream::aggregate`]).
+    pub fn count(&self) -> Result<DataStream> {
+        self.aggregate(vec![crate::expr::count_star().alias("count")])
     }
 
     /// Per-key minimum of `column` (see [`KeyedStream::aggregate`]).

@@ -16,8 +16,8 @@
 //!   it receives (rows are split so firings fall exactly on every `n`-th row in arrival
 //!   order); `ProcessingTime { interval_ms }` fires every interval of wall-clock time
 //!   (driven by [`Operator::on_processing_time`] ticks); `Custom` asks user code on every
-//!   element, watermark and tick. Counts are per window over all keys a subtask holds (not
-//!   per key and window as in Flink).
+//!   element, watermark and tick. Triggers act per window *and key* (the group keys other
+//!   than the window bounds), as in Flink: a firing emits the rows of the keys that fired.
 //! * **Allowed lateness `L`**: a window's state is kept until `w >= end + L`; rows arriving
 //!   for it while `end <= w < end + L` update it and re-fire it at once.
 //! * **Late rows** (`w >= end + L`) go to the [`LateRows`] side output if one is set, else
@@ -25,8 +25,8 @@
 //!
 //! A firing emits the window's cumulative result (no retractions), and only when the window
 //! has rows not emitted yet; the last row per window and key is the final result. With early
-//! firings or lateness, a window keeps its input rows (`buffered_rows` metric) and each
-//! firing aggregates them afresh with a new instance of the wrapped aggregate: simple and
+//! firings or lateness, a window keeps its input rows per key (`buffered_rows` metric) and
+//! each firing aggregates them afresh with a new instance of the wrapped aggregate: simple and
 //! exact, at the cost of memory proportional to the window's rows. Without them the
 //! aggregate is incremental and keeps only its groups. The planner runs windows with
 //! options as a single-step aggregate after a hash exchange on the keys, so that early
@@ -40,6 +40,7 @@ use arrow::array::{Array, UInt32Array};
 use arrow::compute::take_record_batch;
 use arrow::datatypes::{SchemaRef, TimeUnit};
 use arrow::record_batch::RecordBatch;
+use arrow::row::{RowConverter, SortField};
 use rill_core::plan::{LateRows, TriggerWindow, WindowOptions, WindowTrigger};
 use rill_core::time::Watermark;
 
@@ -150,8 +151,29 @@ impl ExecutionPlan for WindowAggregateExec {
         let unit = time_unit(&key.data_type())?;
         let accumulating =
             !matches!(self.options.trigger, WindowTrigger::EventTime) || self.options.allowed_lateness_ms > 0;
+        // Accumulating windows fire per window *and key* (as Flink's triggers do): the other
+        // group keys, row-encoded, split a window's state.
+        let other_keys: Vec<Arc<dyn PhysicalExpr>> = if accumulating {
+            self.aggregate
+                .group_by()
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| *i != self.window_end_key)
+                .map(|(_, (e, _))| Arc::clone(e))
+                .collect()
+        } else {
+            vec![]
+        };
+        let converter = if other_keys.is_empty() {
+            None
+        } else {
+            let fields = other_keys.iter().map(|k| SortField::new(k.data_type())).collect();
+            Some(RowConverter::new(fields).map_err(|e| ExecError::arrow("WindowAggregateExec keys", e))?)
+        };
         Ok(Instance::Operator(Box::new(WindowAggregateOperator {
             unit,
+            other_keys,
+            converter,
             window_end: key,
             aggregate: Arc::clone(&self.aggregate),
             windows: BTreeMap::new(),
@@ -188,9 +210,12 @@ struct Window {
 struct WindowAggregateOperator {
     aggregate: Arc<HashAggregateExec>,
     window_end: Arc<dyn PhysicalExpr>,
+    /// The group keys besides the window end (accumulating mode only).
+    other_keys: Vec<Arc<dyn PhysicalExpr>>,
+    converter: Option<RowConverter>,
     unit: TimeUnit,
-    /// Open windows by end (in the key's unit).
-    windows: BTreeMap<i64, Window>,
+    /// Open windows by end (in the key's unit) and, in accumulating mode, key.
+    windows: BTreeMap<Slot, Window>,
     /// The current watermark (ms).
     watermark: Option<i64>,
     lateness_ms: i64,
@@ -199,6 +224,9 @@ struct WindowAggregateOperator {
     /// Keep rows and re-aggregate per firing (early firings or lateness).
     accumulating: bool,
 }
+
+/// A window's end and the row encoding of its other group keys (empty unless accumulating).
+type Slot = (i64, Vec<u8>);
 
 impl WindowAggregateOperator {
     fn end_ms(&self, end: i64) -> i64 {
@@ -233,15 +261,15 @@ impl WindowAggregateOperator {
         }
     }
 
-    /// Emits `end`'s current result (accumulating mode: aggregates its rows afresh;
+    /// Emits the slot's current result (accumulating mode: aggregates its rows afresh;
     /// otherwise ends its incremental aggregate).
-    fn fire(&mut self, end: i64, ctx: &mut OperatorContext, out: &mut Output) -> Result<()> {
+    fn fire(&mut self, slot: &Slot, ctx: &mut OperatorContext, out: &mut Output) -> Result<()> {
         let fresh = if self.accumulating {
             Some(self.new_aggregate()?)
         } else {
             None
         };
-        let Some(w) = self.windows.get_mut(&end) else {
+        let Some(w) = self.windows.get_mut(slot) else {
             return Ok(());
         };
         match fresh {
@@ -263,10 +291,11 @@ impl WindowAggregateOperator {
         Ok(())
     }
 
-    /// Adds rows to window `end`, firing it as its trigger says (or at once if it has
+    /// Adds rows to a slot, firing it as its trigger says (or at once if its window has
     /// already closed: an update within the allowed lateness).
-    fn add(&mut self, end: i64, batch: RecordBatch, ctx: &mut OperatorContext, out: &mut Output) -> Result<()> {
-        if !self.windows.contains_key(&end) {
+    fn add(&mut self, slot: Slot, batch: RecordBatch, ctx: &mut OperatorContext, out: &mut Output) -> Result<()> {
+        let end = slot.0;
+        if !self.windows.contains_key(&slot) {
             let op = if self.accumulating {
                 None
             } else {
@@ -274,7 +303,7 @@ impl WindowAggregateOperator {
             };
             let closed = self.is_closed(end);
             self.windows.insert(
-                end,
+                slot.clone(),
                 Window {
                     op,
                     rows: vec![],
@@ -288,7 +317,7 @@ impl WindowAggregateOperator {
         if !self.accumulating {
             let w = self
                 .windows
-                .get_mut(&end)
+                .get_mut(&slot)
                 .ok_or_else(|| exec_internal!("window vanished"))?;
             w.count += batch.num_rows() as u64;
             w.since_fire += batch.num_rows() as u64;
@@ -298,30 +327,23 @@ impl WindowAggregateOperator {
             };
         }
         // Count triggers split the rows so firings fall on every n-th row.
+        let end_ms = self.end_ms(end);
         let mut rest = batch;
         while rest.num_rows() > 0 {
-            let (take, closed) = {
-                let w = self
-                    .windows
-                    .get(&end)
-                    .ok_or_else(|| exec_internal!("window vanished"))?;
-                let take = match self.trigger {
-                    WindowTrigger::Count { n } if !w.closed => {
-                        let left = n.saturating_sub(w.since_fire).max(1);
-                        usize::try_from(left).unwrap_or(usize::MAX).min(rest.num_rows())
-                    }
-                    _ => rest.num_rows(),
-                };
-                (take, w.closed)
+            let w = self
+                .windows
+                .get_mut(&slot)
+                .ok_or_else(|| exec_internal!("window vanished"))?;
+            let closed = w.closed;
+            let take = match self.trigger {
+                WindowTrigger::Count { n } if !closed => {
+                    let left = n.saturating_sub(w.since_fire).max(1);
+                    usize::try_from(left).unwrap_or(usize::MAX).min(rest.num_rows())
+                }
+                _ => rest.num_rows(),
             };
             let part = rest.slice(0, take);
             rest = rest.slice(take, rest.num_rows() - take);
-            ctx.metrics.add("buffered_rows", take as u64);
-            let end_ms = self.end_ms(end);
-            let w = self
-                .windows
-                .get_mut(&end)
-                .ok_or_else(|| exec_internal!("window vanished"))?;
             w.rows.push(part);
             w.count += take as u64;
             w.since_fire += take as u64;
@@ -336,11 +358,12 @@ impl WindowAggregateOperator {
                     WindowTrigger::Custom(t) => t.on_element(&view),
                     _ => false,
                 };
+            ctx.metrics.add("buffered_rows", take as u64);
             if fire {
                 if closed {
                     ctx.metrics.add("late_rows_updated", take as u64);
                 }
-                self.fire(end, ctx, out)?;
+                self.fire(&slot, ctx, out)?;
             }
         }
         Ok(())
@@ -349,13 +372,13 @@ impl WindowAggregateOperator {
     /// Closes the windows with `end <= wm_ms` (their final firing, in order) and frees those
     /// past the allowed lateness.
     fn advance(&mut self, wm_ms: i64, ctx: &mut OperatorContext, out: &mut Output) -> Result<()> {
-        let ends: Vec<i64> = self.windows.keys().copied().collect();
-        for end in ends {
-            let end_ms = self.end_ms(end);
+        let slots: Vec<Slot> = self.windows.keys().cloned().collect();
+        for slot in slots {
+            let end_ms = self.end_ms(slot.0);
             if end_ms > wm_ms {
                 // Open windows: a custom trigger may fire them early on watermark progress.
                 if let WindowTrigger::Custom(t) = &self.trigger {
-                    let fire = self.windows.get(&end).is_some_and(|w| {
+                    let fire = self.windows.get(&slot).is_some_and(|w| {
                         w.since_fire > 0
                             && t.on_watermark(
                                 &TriggerWindow {
@@ -367,24 +390,41 @@ impl WindowAggregateOperator {
                             )
                     });
                     if fire {
-                        self.fire(end, ctx, out)?;
+                        self.fire(&slot, ctx, out)?;
                     }
                     continue;
                 }
                 break;
             }
-            let pending = self.windows.get(&end).is_some_and(|w| !w.closed && w.since_fire > 0);
+            let pending = self.windows.get(&slot).is_some_and(|w| !w.closed && w.since_fire > 0);
             if pending {
-                self.fire(end, ctx, out)?;
+                self.fire(&slot, ctx, out)?;
             }
             if end_ms.saturating_add(self.lateness_ms) <= wm_ms {
-                self.windows.remove(&end);
+                self.windows.remove(&slot);
                 ctx.metrics.add("windows_fired", 1);
-            } else if let Some(w) = self.windows.get_mut(&end) {
+            } else if let Some(w) = self.windows.get_mut(&slot) {
                 w.closed = true;
             }
         }
         Ok(())
+    }
+
+    /// The other group keys of each row, row-encoded (accumulating mode with keys).
+    fn row_keys(&self, batch: &RecordBatch) -> Result<Option<arrow::row::Rows>> {
+        let Some(converter) = &self.converter else {
+            return Ok(None);
+        };
+        let n = batch.num_rows();
+        let arrays = self
+            .other_keys
+            .iter()
+            .map(|k| k.evaluate(batch)?.into_array(n))
+            .collect::<Result<Vec<_>>>()?;
+        converter
+            .convert_columns(&arrays)
+            .map(Some)
+            .map_err(|e| ExecError::arrow("WindowAggregateExec keys", e))
     }
 }
 
@@ -406,26 +446,28 @@ impl Operator for WindowAggregateOperator {
             return Err(exec_internal!("NULL window end in a windowed aggregate"));
         }
         let values = ends.values();
+        let keys = self.row_keys(&batch)?;
         let (first, rest) = (values[0], &values[1..]);
-        if rest.iter().all(|v| *v == first) {
+        if keys.is_none() && rest.iter().all(|v| *v == first) {
             if self.is_too_late(first) {
                 self.late(batch, ctx);
                 return Ok(());
             }
-            return self.add(first, batch, ctx, out);
+            return self.add((first, vec![]), batch, ctx, out);
         }
-        let mut by_end: BTreeMap<i64, Vec<u32>> = BTreeMap::new();
+        let mut by_slot: BTreeMap<Slot, Vec<u32>> = BTreeMap::new();
         for (i, v) in values.iter().enumerate() {
-            by_end.entry(*v).or_default().push(i as u32);
+            let key = keys.as_ref().map(|k| k.row(i).data().to_vec()).unwrap_or_default();
+            by_slot.entry((*v, key)).or_default().push(i as u32);
         }
-        for (end, rows) in by_end {
+        for (slot, rows) in by_slot {
             let idx = UInt32Array::from(rows);
             let part = take_record_batch(&batch, &idx).map_err(|e| ExecError::arrow("WindowAggregateExec", e))?;
-            if self.is_too_late(end) {
+            if self.is_too_late(slot.0) {
                 self.late(part, ctx);
                 continue;
             }
-            self.add(end, part, ctx, out)?;
+            self.add(slot, part, ctx, out)?;
         }
         Ok(())
     }
@@ -440,15 +482,15 @@ impl Operator for WindowAggregateOperator {
     }
 
     fn on_processing_time(&mut self, now_ms: i64, ctx: &mut OperatorContext, out: &mut Output) -> Result<()> {
-        let due: Vec<i64> = self
+        let due: Vec<Slot> = self
             .windows
             .iter()
             .filter(|(_, w)| !w.closed && w.since_fire > 0)
-            .filter(|(end, w)| match &self.trigger {
+            .filter(|(slot, w)| match &self.trigger {
                 WindowTrigger::ProcessingTime { interval_ms } => now_ms - w.last_fire_ms >= *interval_ms,
                 WindowTrigger::Custom(t) => t.on_processing_time(
                     &TriggerWindow {
-                        end_ms: self.end_ms(**end),
+                        end_ms: self.end_ms(slot.0),
                         rows: w.count,
                         rows_since_fire: w.since_fire,
                     },
@@ -456,10 +498,10 @@ impl Operator for WindowAggregateOperator {
                 ),
                 _ => false,
             })
-            .map(|(end, _)| *end)
+            .map(|(slot, _)| slot.clone())
             .collect();
-        for end in due {
-            self.fire(end, ctx, out)?;
+        for slot in due {
+            self.fire(&slot, ctx, out)?;
         }
         Ok(())
     }

@@ -277,7 +277,7 @@ fn empty_windows_produce_no_rows() {
 }
 
 #[test]
-fn count_trigger_fires_every_n_rows() {
+fn count_trigger_fires_every_n_rows_per_key_and_window() {
     let e = env(1, ExecutionMode::Streaming);
     let rows: Vec<(i64, i64, i64)> = (0..7).map(|i| (1, i, 1_000 + i)).collect();
     let input = vec![batch(&rows[..2]), batch(&rows[2..])];
@@ -289,6 +289,20 @@ fn count_trigger_fires_every_n_rows() {
         .unwrap();
     // Early firings after rows 3 and 6, the final one (with the 7th row) on the watermark.
     assert_eq!(cells(&out), vec!["1|0|10000|3", "1|0|10000|6", "1|0|10000|7"]);
+
+    // Counts are per key and window (two keys interleaved, two subtasks).
+    let rows: Vec<(i64, i64, i64)> = (0..11).map(|i| (1 + i % 2, i, 1_000 + i)).collect();
+    let input = vec![batch(&rows[..5]), batch(&rows[5..])];
+    let out = tumble_10s(stream(&env(2, ExecutionMode::Streaming), input, 0))
+        .count_trigger(3)
+        .count()
+        .unwrap()
+        .collect()
+        .unwrap();
+    assert_eq!(
+        sorted_rows_cells(&out),
+        vec!["1|0|10000|3", "1|0|10000|6", "2|0|10000|3", "2|0|10000|5"]
+    );
 }
 
 #[derive(Debug)]
