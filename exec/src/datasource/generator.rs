@@ -5,8 +5,10 @@
 //!
 //! Rows are deterministic: row `i` has `key = i mod keys`, `value = (i * 31) mod 1000` and
 //! the event time `start + i * 1000 / events_per_second` (ms, the time the row is
-//! "scheduled"), minus `(i * 7919) mod (max_out_of_orderness + 1)` ms of jitter, so rows are
-//! out of order by at most `max_out_of_orderness`. Subtask `s` of `p` produces the rows
+//! "scheduled"), minus `(i * 7919) mod max_out_of_orderness` ms of jitter, so rows are out
+//! of order by *less than* `max_out_of_orderness`: a bounded-out-of-orderness watermark
+//! strategy with the same bound sees no late row (a row `ts` is late when
+//! `ts <= max_seen - bound`). Subtask `s` of `p` produces the rows
 //! `i ≡ s (mod p)`. The source does not block: [`Source::poll_next`] returns `Pending` until
 //! its next batch is due by the wall clock.
 //!
@@ -67,7 +69,7 @@ impl GeneratorSource {
         self
     }
 
-    /// Rows are out of order by up to this much event time.
+    /// Rows are out of order by less than this much event time.
     pub fn with_max_out_of_orderness(mut self, d: Duration) -> Self {
         self.max_out_of_orderness_ms = i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
         self
@@ -172,9 +174,11 @@ impl GeneratorReader {
                     rows.iter().map(|r| (*r as i64 * 31) % 1000),
                 )),
                 _ => Arc::new(TimestampMillisecondArray::from_iter_values(rows.iter().map(|r| {
-                    let jitter = (*r as i64)
-                        .wrapping_mul(7919)
-                        .rem_euclid(c.max_out_of_orderness_ms.saturating_add(1));
+                    let jitter = if c.max_out_of_orderness_ms > 0 {
+                        (*r as i64).wrapping_mul(7919).rem_euclid(c.max_out_of_orderness_ms)
+                    } else {
+                        0
+                    };
                     c.start_ms + (*r as f64 * per_row_ms) as i64 - jitter
                 }))),
             }
@@ -235,7 +239,7 @@ mod tests {
                     .unwrap();
                 for (i, t) in id.values().iter().zip(ts.values().iter()) {
                     ids.push(*i);
-                    assert!(*t > max_ts.saturating_sub(51), "within the bound");
+                    assert!(*t > max_ts.saturating_sub(50), "within the bound");
                     max_ts = max_ts.max(*t);
                 }
             }

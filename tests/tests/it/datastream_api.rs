@@ -751,3 +751,51 @@ fn session_windows_via_keyed_state_merge_and_match_a_reference() {
         assert_eq!(sorted_rows_cells(&out), expected, "{partitions} partitions, {mode:?}");
     }
 }
+
+#[test]
+fn generator_windows_written_to_parquet_equal_the_batch_result() {
+    use rill_exec::datasource::generator::GeneratorSource;
+    use rill_exec::datasource::SourceTable;
+    let generator = || {
+        Arc::new(SourceTable::new(Arc::new(
+            GeneratorSource::new(200_000)
+                .with_limit(Some(20_000))
+                .with_keys(4)
+                .with_max_out_of_orderness(Duration::from_millis(20)),
+        )))
+    };
+    let build = |e: &ExecutionEnvironment, late: &LateRows| {
+        e.from_source("events", generator())
+            .unwrap()
+            .assign_timestamps_and_watermarks(WatermarkStrategy::for_bounded_out_of_orderness(
+                "ts",
+                Duration::from_millis(20),
+            ))
+            .unwrap()
+            .key_by(vec![col("key")])
+            .unwrap()
+            .window(TumblingEventTimeWindows::of(Duration::from_millis(10)))
+            .side_output_late_data(late)
+            .aggregate(vec![count_star().alias("n"), sum(col("value")).alias("s")])
+            .unwrap()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("counts.parquet");
+    let path = path.to_str().unwrap();
+    let streaming = env(2, ExecutionMode::Streaming);
+    let late = LateRows::new();
+    let windows = build(&streaming, &late);
+    let plan = windows.explain(false).unwrap();
+    assert!(plan.contains("late_rows=side_output"), "{plan}");
+    let written = windows.write_parquet(path).unwrap();
+    let late_rows = late.take();
+    assert!(late_rows.is_empty(), "{:?}", cells(&late_rows));
+    let back = sorted_rows(&streaming.read_parquet(path).unwrap().collect().unwrap());
+    assert_eq!(back.len() as u64, written);
+    let expected = sorted_rows(
+        &build(&env(2, ExecutionMode::Batch), &LateRows::new())
+            .collect()
+            .unwrap(),
+    );
+    assert_eq!(back, expected);
+}
