@@ -107,7 +107,8 @@ impl std::fmt::Display for WindowSpec {
 /// When a window emits results besides its final firing (Flink's triggers).
 ///
 /// Every window fires a final time when the watermark reaches its end; a trigger adds
-/// *early* firings, each emitting the window's current (cumulative) result. With an allowed
+/// *early* firings, each emitting the window's current (cumulative) result. Triggers act per
+/// window and key (the aggregate's other group keys), as in Flink. With an allowed
 /// lateness, a late row that still falls within it updates the window and re-fires it at
 /// once, whatever the trigger.
 #[derive(Debug, Clone, Default)]
@@ -121,7 +122,8 @@ pub enum WindowTrigger {
         /// The firing interval (ms, > 0).
         interval_ms: i64,
     },
-    /// Also fire each time `n` more rows have arrived in the window since its last firing.
+    /// Also fire each time `n` more rows of a key have arrived in the window since its last
+    /// firing (firings fall exactly on every `n`-th row in arrival order).
     Count {
         /// Rows per firing (> 0).
         n: u64,
