@@ -170,8 +170,7 @@ fn prune(plan: &Arc<LogicalPlan>, req: &[bool]) -> Result<Arc<LogicalPlan>> {
             }
             // A windowed aggregate with a late-row side output keeps all input columns, so
             // the late rows arrive whole.
-            let keep_all =
-                matches!(input.as_ref(), LogicalPlan::WindowTvf { options, .. } if options.late_rows.is_some());
+            let keep_all = feeds_late_rows(input);
             let mut in_req = vec![keep_all; input.schema().len()];
             for e in group_expr.iter().chain(&aggrs) {
                 add_refs(&mut in_req, input.schema(), e)?;
@@ -334,6 +333,16 @@ fn prune_scan(plan: &Arc<LogicalPlan>, scan: &TableScan, req: &[bool]) -> Result
         projected_schema,
         ..scan.clone()
     })))
+}
+
+/// Whether `plan` is a window table function with a late-row side output (possibly under
+/// filters): the windowed aggregate above sends whole input rows there.
+fn feeds_late_rows(plan: &LogicalPlan) -> bool {
+    match plan {
+        LogicalPlan::WindowTvf { options, .. } => options.late_rows.is_some(),
+        LogicalPlan::Filter { input, .. } => feeds_late_rows(input),
+        _ => false,
+    }
 }
 
 #[cfg(test)]

@@ -225,6 +225,19 @@ fn late_rows_are_dropped_or_sent_to_the_side_output() {
     assert_eq!(late_cells.len(), 1, "{late_cells:?}");
     assert!(late_cells[0].starts_with("1|3|2000|0|10000"), "{late_cells:?}");
 
+    // A filter on the key above the window is pushed below the aggregate; late rows stay whole.
+    let late = LateRows::new();
+    let out = tumble_10s(stream(&e, input(), 1_000))
+        .side_output_late_data(&late)
+        .count()
+        .unwrap()
+        .filter(col("k").eq(lit(1i64)))
+        .unwrap()
+        .collect()
+        .unwrap();
+    assert_eq!(sorted_rows_cells(&out), vec!["1|0|10000|1", "1|20000|30000|2"]);
+    assert!(cells(&late.take())[0].starts_with("1|3|2000|0|10000"));
+
     // Batch mode has no late rows: every row counts.
     let b = env(1, ExecutionMode::Batch);
     let all = tumble_10s(stream(&b, input(), 1_000))
