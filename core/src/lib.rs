@@ -3,7 +3,7 @@
 //! The planning half of Rill: types and values ([`ScalarValue`], [`types`]), expressions
 //! ([`Expr`]), relational plans ([`LogicalPlan`]) and their builder, the analyzer (name
 //! resolution and type coercion), the logical optimizer, the SQL front end, the catalog, and
-//! the user-facing [`ExecutionEnvironment`] / [`DataSet`] API.
+//! the user-facing [`ExecutionEnvironment`] / [`DataSet`] / [`DataStream`] APIs.
 //!
 //! The one trait at the centre of this crate is [`Executor`]: `rill-core` knows nothing of how
 //! plans run, it hands optimized plans to an `Executor` (the local mini-cluster in
@@ -13,6 +13,7 @@
 
 pub mod analyzer;
 pub mod catalog;
+pub mod datastream;
 pub mod error;
 pub mod executor;
 pub mod expr;
@@ -27,6 +28,10 @@ pub mod time;
 pub mod types;
 
 pub use catalog::{MemTable, TableSource};
+pub use datastream::{
+    DataStream, EventTimeSessionWindows, GlobalWindows, KeyedProcessFunction, KeyedStream, SlidingEventTimeWindows,
+    TumblingEventTimeWindows, WatermarkStrategy, WindowAssigner, WindowedStream,
+};
 pub use error::{ErrorKind, Result, RillError};
 pub use executor::{BatchIter, ExecutionMode, Executor, FileFormat, ReadOptions, SessionConfig};
 pub use expr::{col, lit, Column, Expr};

@@ -175,10 +175,28 @@ pub trait Operator: Send {
         Ok(())
     }
 
+    /// A processing-time tick: the wall clock reads `now_ms` (ms since the UNIX epoch).
+    /// The task driver calls it every [`ExecutionPlan::processing_time_interval`] of the
+    /// operator's plan node (never if that is `None`), between elements, so the operator
+    /// may fire processing-time triggers and timers. Default: nothing.
+    ///
+    /// [`ExecutionPlan::processing_time_interval`]: crate::plan::ExecutionPlan::processing_time_interval
+    fn on_processing_time(&mut self, _now_ms: i64, _ctx: &mut OperatorContext, _out: &mut Output) -> Result<()> {
+        Ok(())
+    }
+
     /// Which input to read first (see [`InputOrder`]). Default: any.
     fn input_order(&self) -> InputOrder {
         InputOrder::Any
     }
+}
+
+/// The wall clock in milliseconds since the UNIX epoch (0 if the clock is before it).
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
 }
 
 /// What a [`Source`] has for the runtime when it is polled.

@@ -43,6 +43,14 @@ pub trait ExecutionPlan: Send + Sync + Debug {
 
     /// For downcasting.
     fn as_any(&self) -> &dyn Any;
+
+    /// How often the task driver should call [`Operator::on_processing_time`] on this
+    /// node's operator (processing-time triggers and timers). Default: never.
+    ///
+    /// [`Operator::on_processing_time`]: crate::operator::Operator::on_processing_time
+    fn processing_time_interval(&self) -> Option<std::time::Duration> {
+        None
+    }
 }
 
 /// How an exchange routes rows from upstream subtasks to downstream subtasks.

@@ -146,7 +146,9 @@ fn prune(plan: &Arc<LogicalPlan>, req: &[bool]) -> Result<Arc<LogicalPlan>> {
             let new_input = prune(input, req)?;
             same_or(plan, input, new_input)
         }
-        LogicalPlan::Distinct { input } | LogicalPlan::MapBatches { input, .. } => {
+        LogicalPlan::Distinct { input }
+        | LogicalPlan::MapBatches { input, .. }
+        | LogicalPlan::KeyedProcess { input, .. } => {
             let new_input = prune(input, &all_of(input))?;
             same_or(plan, input, new_input)
         }
@@ -166,7 +168,10 @@ fn prune(plan: &Arc<LogicalPlan>, req: &[bool]) -> Result<Arc<LogicalPlan>> {
             if aggrs.is_empty() && group_expr.is_empty() {
                 aggrs.extend(aggr_expr.first().cloned());
             }
-            let mut in_req = vec![false; input.schema().len()];
+            // A windowed aggregate with a late-row side output keeps all input columns, so
+            // the late rows arrive whole.
+            let keep_all = feeds_late_rows(input);
+            let mut in_req = vec![keep_all; input.schema().len()];
             for e in group_expr.iter().chain(&aggrs) {
                 add_refs(&mut in_req, input.schema(), e)?;
             }
@@ -262,11 +267,17 @@ fn prune(plan: &Arc<LogicalPlan>, req: &[bool]) -> Result<Arc<LogicalPlan>> {
             input,
             time_column,
             spec,
+            options,
             ..
         } => {
-            // The window columns are cheap; keep them and prune the input below.
+            // The window columns are cheap; keep them and prune the input below. Late rows
+            // sent to a side output keep all their columns.
             let n = input.schema().len();
-            let mut in_req = req[..n].to_vec();
+            let mut in_req = if options.late_rows.is_some() {
+                vec![true; n]
+            } else {
+                req[..n].to_vec()
+            };
             add_refs(&mut in_req, input.schema(), &Expr::Column(time_column.clone()))?;
             if let WindowSpec::Session { partition_by, .. } = spec {
                 for e in partition_by {
@@ -322,6 +333,16 @@ fn prune_scan(plan: &Arc<LogicalPlan>, scan: &TableScan, req: &[bool]) -> Result
         projected_schema,
         ..scan.clone()
     })))
+}
+
+/// Whether `plan` is a window table function with a late-row side output (possibly under
+/// filters): the windowed aggregate above sends whole input rows there.
+fn feeds_late_rows(plan: &LogicalPlan) -> bool {
+    match plan {
+        LogicalPlan::WindowTvf { options, .. } => options.late_rows.is_some(),
+        LogicalPlan::Filter { input, .. } => feeds_late_rows(input),
+        _ => false,
+    }
 }
 
 #[cfg(test)]

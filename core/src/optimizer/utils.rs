@@ -49,8 +49,13 @@ pub(crate) fn rebuild(plan: &LogicalPlan, mut inputs: Vec<Arc<LogicalPlan>>) -> 
             .window(window_exprs.clone())?
             .build(),
         LogicalPlan::SubqueryAlias { alias, .. } => LogicalPlanBuilder::from(inputs.remove(0)).alias(alias)?.build(),
-        LogicalPlan::WindowTvf { spec, time_column, .. } => LogicalPlanBuilder::from(inputs.remove(0))
-            .window_tvf(spec.clone(), time_column)?
+        LogicalPlan::WindowTvf {
+            spec,
+            time_column,
+            options,
+            ..
+        } => LogicalPlanBuilder::from(inputs.remove(0))
+            .window_tvf_with_options(spec.clone(), time_column, options.clone())?
             .build(),
         LogicalPlan::Union { .. } => {
             let mut iter = inputs.into_iter();

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use arrow::datatypes::{DataType, Field};
 
-use super::{JoinType, LogicalPlan, TableScan, WindowSpec, WINDOW_COLUMNS};
+use super::{JoinType, LogicalPlan, TableScan, WindowOptions, WindowSpec, WINDOW_COLUMNS};
 use crate::analyzer::{cast_if_needed, coerce};
 use crate::catalog::TableSource;
 use crate::error::{Result, RillError};
@@ -450,7 +450,22 @@ impl LogicalPlanBuilder {
     /// # Errors
     /// Bad durations, an unknown time column or one that is not a timestamp.
     pub fn window_tvf(self, spec: WindowSpec, time_column: &Column) -> Result<Self> {
+        self.window_tvf_with_options(spec, time_column, WindowOptions::default())
+    }
+
+    /// [`LogicalPlanBuilder::window_tvf`] with how the windows fire in a windowed aggregate
+    /// above (trigger, allowed lateness, late rows; see [`WindowOptions`]).
+    ///
+    /// # Errors
+    /// As `window_tvf`, and invalid options.
+    pub fn window_tvf_with_options(
+        self,
+        spec: WindowSpec,
+        time_column: &Column,
+        options: WindowOptions,
+    ) -> Result<Self> {
         spec.validate().map_err(RillError::invalid_plan)?;
+        options.validate().map_err(RillError::invalid_plan)?;
         let schema = self.schema();
         let time_type = schema.field_for(time_column)?.data_type().clone();
         if !matches!(time_type, DataType::Timestamp(_, _)) {
@@ -486,6 +501,7 @@ impl LogicalPlanBuilder {
             input: self.plan,
             spec,
             time_column,
+            options,
             schema: Arc::new(schema),
         }))
     }

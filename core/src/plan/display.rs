@@ -80,7 +80,19 @@ pub(crate) fn node_line(plan: &LogicalPlan) -> String {
         LogicalPlan::Watermark {
             time_column, watermark, ..
         } => format!("Watermark: event_time={time_column}, watermark={watermark}"),
-        LogicalPlan::WindowTvf { spec, time_column, .. } => format!("WindowTvf: {spec} on {time_column}"),
+        LogicalPlan::WindowTvf {
+            spec,
+            time_column,
+            options,
+            ..
+        } => {
+            if options.is_default() {
+                format!("WindowTvf: {spec} on {time_column}")
+            } else {
+                format!("WindowTvf: {spec} on {time_column}, {options}")
+            }
+        }
+        LogicalPlan::KeyedProcess { keys, func, .. } => format!("KeyedProcess: {} by {}", func.name, list(keys)),
         LogicalPlan::EmptyRelation { produce_one_row, .. } => {
             format!("EmptyRelation: rows={}", u8::from(*produce_one_row))
         }

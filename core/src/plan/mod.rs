@@ -14,7 +14,9 @@ use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 pub use builder::LogicalPlanBuilder;
-pub use streaming::{tumble_start, WindowSpec, WINDOW_COLUMNS};
+pub use streaming::{
+    tumble_start, CustomTrigger, LateRows, TriggerWindow, WindowOptions, WindowSpec, WindowTrigger, WINDOW_COLUMNS,
+};
 
 use crate::catalog::TableSource;
 use crate::expr::{Expr, SortExpr};
@@ -268,6 +270,23 @@ pub enum LogicalPlan {
         spec: WindowSpec,
         /// The event-time column the windows are over.
         time_column: crate::expr::Column,
+        /// How the windows fire in a windowed aggregate above (trigger, allowed lateness,
+        /// late rows); SQL uses the defaults, the DataStream API sets them.
+        options: WindowOptions,
+        /// Output schema.
+        schema: PlanSchemaRef,
+    },
+    /// A keyed process function (`KeyedStream::process`): the input is partitioned by
+    /// `keys`, and the user function sees each key's rows with that key's state and timers,
+    /// and emits rows of `schema`. Closures cannot serialize: application mode, like
+    /// `MapBatches`.
+    KeyedProcess {
+        /// Input.
+        input: Arc<LogicalPlan>,
+        /// The key expressions.
+        keys: Vec<Expr>,
+        /// The function (a factory of one instance per subtask) and its state settings.
+        func: crate::datastream::ProcessFunction,
         /// Output schema.
         schema: PlanSchemaRef,
     },
@@ -294,6 +313,7 @@ impl LogicalPlan {
             | LogicalPlan::MapBatches { schema, .. }
             | LogicalPlan::Window { schema, .. }
             | LogicalPlan::WindowTvf { schema, .. }
+            | LogicalPlan::KeyedProcess { schema, .. }
             | LogicalPlan::EmptyRelation { schema, .. } => schema,
             LogicalPlan::Watermark { input, .. }
             | LogicalPlan::Filter { input, .. }
@@ -317,6 +337,7 @@ impl LogicalPlan {
             | LogicalPlan::Window { input, .. }
             | LogicalPlan::Watermark { input, .. }
             | LogicalPlan::WindowTvf { input, .. }
+            | LogicalPlan::KeyedProcess { input, .. }
             | LogicalPlan::MapBatches { input, .. } => vec![input],
             LogicalPlan::Join { left, right, .. } => vec![left, right],
             LogicalPlan::Union { inputs, .. } => inputs.iter().collect(),
@@ -339,6 +360,7 @@ impl LogicalPlan {
             LogicalPlan::Values { values, .. } => values.iter().flatten().collect(),
             LogicalPlan::Window { window_exprs, .. } => window_exprs.iter().collect(),
             LogicalPlan::Watermark { watermark, .. } => vec![watermark],
+            LogicalPlan::KeyedProcess { keys, .. } => keys.iter().collect(),
             LogicalPlan::WindowTvf { spec, .. } => match spec {
                 WindowSpec::Session { partition_by, .. } => partition_by.iter().collect(),
                 _ => vec![],
@@ -446,12 +468,20 @@ impl LogicalPlan {
             LogicalPlan::WindowTvf {
                 spec,
                 time_column,
+                options,
                 schema,
                 ..
             } => LogicalPlan::WindowTvf {
                 input: next(),
                 spec: spec.clone(),
                 time_column: time_column.clone(),
+                options: options.clone(),
+                schema: Arc::clone(schema),
+            },
+            LogicalPlan::KeyedProcess { keys, func, schema, .. } => LogicalPlan::KeyedProcess {
+                input: next(),
+                keys: keys.clone(),
+                func: func.clone(),
                 schema: Arc::clone(schema),
             },
             leaf => leaf.clone(),
@@ -477,6 +507,7 @@ impl LogicalPlan {
             LogicalPlan::Window { .. } => "Window",
             LogicalPlan::Watermark { .. } => "Watermark",
             LogicalPlan::WindowTvf { .. } => "WindowTvf",
+            LogicalPlan::KeyedProcess { .. } => "KeyedProcess",
         }
     }
 

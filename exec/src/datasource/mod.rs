@@ -11,6 +11,7 @@
 
 pub mod csv;
 pub mod directory;
+pub mod generator;
 pub mod json;
 pub mod listing;
 pub mod memory;

@@ -49,6 +49,7 @@ use crate::expressions::create_physical_expr;
 use crate::operators::aggregate::{AggregateCall, AggregateMode, HashAggregateExec};
 use crate::operators::filter::FilterExec;
 use crate::operators::hash_join::{HashJoinExec, PartitionMode};
+use crate::operators::keyed_process::KeyedProcessExec;
 use crate::operators::limit::LimitExec;
 use crate::operators::map_batches::MapBatchesExec;
 use crate::operators::merge::SortPreservingMergeExec;
@@ -159,6 +160,19 @@ pub(crate) fn window_end_columns(plan: &LogicalPlan) -> Vec<bool> {
         | LogicalPlan::SubqueryAlias { input, .. }
         | LogicalPlan::Watermark { input, .. } => window_end_columns(input),
         other => vec![false; other.schema().len()],
+    }
+}
+
+/// The window options of the window table function feeding an aggregate's input (through
+/// single-input nodes), if any.
+fn window_options(plan: &LogicalPlan) -> Option<rill_core::plan::WindowOptions> {
+    match plan {
+        LogicalPlan::WindowTvf { options, .. } => Some(options.clone()),
+        LogicalPlan::Projection { input, .. }
+        | LogicalPlan::Filter { input, .. }
+        | LogicalPlan::SubqueryAlias { input, .. }
+        | LogicalPlan::Watermark { input, .. } => window_options(input),
+        _ => None,
     }
 }
 
@@ -331,6 +345,29 @@ impl Planner<'_> {
                 };
                 Ok(Arc::new(WindowAssignExec::try_new(assigner, time, child)?))
             }
+            LogicalPlan::KeyedProcess {
+                input,
+                keys,
+                func,
+                schema,
+            } => {
+                let child = self.plan(input)?;
+                let keys = keys
+                    .iter()
+                    .map(|k| create_physical_expr(k, input.schema()))
+                    .collect::<Result<Vec<_>>>()?;
+                let routed = if child.parallelism() == 1 && self.partitions() == 1 {
+                    child
+                } else {
+                    exchange(child, Partitioning::Hash(keys.clone()), self.partitions())
+                };
+                Ok(Arc::new(KeyedProcessExec::try_new(
+                    routed,
+                    keys,
+                    func.clone(),
+                    Arc::clone(schema.arrow_schema()),
+                )?))
+            }
             LogicalPlan::MapBatches { input, func, schema } => {
                 let child = self.plan(input)?;
                 Ok(Arc::new(MapBatchesExec::try_new(
@@ -431,9 +468,13 @@ impl Planner<'_> {
         } else {
             None
         };
+        // Window options (triggers, lateness, late rows) from the DataStream API: early and
+        // repeated firings must not be merged twice, so such windows aggregate in one step.
+        let options = window_key.and_then(|_| window_options(input)).unwrap_or_default();
+        let single_step = !options.is_default();
         let wrap = |agg: HashAggregateExec| -> Result<Arc<dyn ExecutionPlan>> {
             Ok(match window_key {
-                Some(k) => Arc::new(WindowAggregateExec::try_new(Arc::new(agg), k)?),
+                Some(k) => Arc::new(WindowAggregateExec::try_new(Arc::new(agg), k)?.with_options(options.clone())?),
                 None => Arc::new(agg),
             })
         };
@@ -445,7 +486,7 @@ impl Planner<'_> {
                 child,
             )?);
         }
-        if has_distinct {
+        if has_distinct || single_step {
             let routed = if keyless {
                 exchange(child, Partitioning::Single, 1)
             } else {

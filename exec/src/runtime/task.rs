@@ -161,6 +161,20 @@ impl Chain {
         Ok(())
     }
 
+    /// A processing-time tick for every operator of the chain, bottom up.
+    fn tick(&mut self, now_ms: i64, sink: &mut Vec<StreamElement>) -> Result<()> {
+        for level in 0..self.ops.len() {
+            let mut out = Output::new();
+            {
+                let start = Instant::now();
+                self.ops[level].on_processing_time(now_ms, &mut self.ctxs[level], &mut out)?;
+                self.ctxs[level].metrics.elapsed += start.elapsed();
+            }
+            self.forward(level, out, sink)?;
+        }
+        Ok(())
+    }
+
     fn metrics(self, node_ids: &[usize]) -> TaskMetrics {
         node_ids
             .iter()
@@ -213,6 +227,9 @@ async fn run(task: SubTask) -> Result<TaskMetrics> {
         batch_size,
         memory,
     } = task;
+    // Processing-time ticks, if an operator of the chain asks for them.
+    let tick = chain.iter().filter_map(|n| n.processing_time_interval()).min();
+    let mut last_tick = Instant::now();
     let mut instances = Vec::with_capacity(chain.len());
     for node in &chain {
         instances.push(node.instantiate(subtask)?);
@@ -244,8 +261,8 @@ async fn run(task: SubTask) -> Result<TaskMetrics> {
                 match next? {
                     SourceEvent::End => break,
                     SourceEvent::Pending(wait) => {
-                        tokio::time::sleep(wait.clamp(Duration::from_micros(100), Duration::from_millis(100))).await;
-                        continue;
+                        let wait = wait.clamp(Duration::from_micros(100), Duration::from_millis(100));
+                        tokio::time::sleep(tick.map_or(wait, |t| wait.min(t))).await;
                     }
                     SourceEvent::Watermark(w) => chain_ops.drive(0, 0, StreamElement::Watermark(w), &mut sink)?,
                     SourceEvent::Batch(batch) => {
@@ -256,6 +273,10 @@ async fn run(task: SubTask) -> Result<TaskMetrics> {
                         head_ctx.metrics.batches_out += 1;
                         chain_ops.drive(0, 0, StreamElement::Batch(batch), &mut sink)?;
                     }
+                }
+                if tick.is_some_and(|t| last_tick.elapsed() >= t) {
+                    last_tick = Instant::now();
+                    chain_ops.tick(crate::operator::now_ms(), &mut sink)?;
                 }
                 output.send(sink).await?;
                 tokio::task::yield_now().await;
@@ -309,7 +330,29 @@ async fn run(task: SubTask) -> Result<TaskMetrics> {
                 if ports_open == 0 {
                     break;
                 }
-                while let Some((port, channel, global, elem)) = sel.next().await {
+                let mut ticker = tick.map(|t| {
+                    let mut i = tokio::time::interval(t);
+                    i.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                    i
+                });
+                loop {
+                    let next = match ticker.as_mut() {
+                        Some(t) => tokio::select! {
+                            e = sel.next() => Some(e),
+                            _ = t.tick() => None,
+                        },
+                        None => Some(sel.next().await),
+                    };
+                    let (port, channel, global, elem) = match next {
+                        Some(Some(e)) => e,
+                        Some(None) => break,
+                        None => {
+                            let mut sink = Vec::new();
+                            chain_ops.tick(crate::operator::now_ms(), &mut sink)?;
+                            output.send(sink).await?;
+                            continue;
+                        }
+                    };
                     let mut sink = Vec::new();
                     match elem {
                         StreamElement::Batch(b) => {

@@ -6,6 +6,7 @@ mod bad_input;
 mod common;
 mod connectors;
 mod dataset_api;
+mod datastream_api;
 mod nexmark;
 mod runtime;
 mod slt;

@@ -1,0 +1,642 @@
+//! The DataStream API: Flink's `DataStream` / `KeyedStream` / `WindowedStream` in Rust, on
+//! the same [`LogicalPlan`] and operators as SQL and the [`DataSet`] API. Every method only
+//! builds a plan; nothing runs until [`DataStream::collect`], [`DataStream::execute`] or a
+//! `write_*` sink is called.
+//!
+//! * Event time: [`DataStream::assign_timestamps_and_watermarks`] with a
+//!   [`WatermarkStrategy`] becomes a `Watermark` node (the watermark is `max(expr) + 1`; see
+//!   [`crate::plan::WindowSpec`]'s module for the time semantics).
+//! * Windows: `key_by(..).window(assigner).aggregate(..)` lowers to a `WindowTvf` (carrying
+//!   the trigger, allowed lateness and late-row side output as [`WindowOptions`]) and an
+//!   `Aggregate` grouped by the keys, `window_start` and `window_end`, so streaming mode runs
+//!   it as a `WindowAggregateExec` that fires on watermarks, and batch mode as a plain hash
+//!   aggregate; both give the same rows on bounded input.
+//! * Keyed process functions: `key_by(..).process(..)` becomes a `KeyedProcess` node; see
+//!   [`KeyedProcessFunction`] and the keyed state handles in [`state`].
+//! * Mode: [`ExecutionEnvironment::set_runtime_mode`] (or `SessionConfig::execution_mode`).
+//!
+//! # Examples
+//! ```no_run
+//! use std::time::Duration;
+//! use rill_core::datastream::{TumblingEventTimeWindows, WatermarkStrategy};
+//! use rill_core::expr::{col, count_star, sum};
+//! # fn run(env: rill_core::ExecutionEnvironment, batches: Vec<arrow::record_batch::RecordBatch>) -> rill_core::Result<()> {
+//! let counts = env
+//!     .stream_from_batches(batches)?
+//!     .assign_timestamps_and_watermarks(WatermarkStrategy::for_bounded_out_of_orderness("ts", Duration::from_secs(1)))?
+//!     .key_by(vec![col("k")])?
+//!     .window(TumblingEventTimeWindows::of(Duration::from_secs(10)))
+//!     .aggregate(vec![count_star().alias("n"), sum(col("v")).alias("s")])?;
+//! let rows = counts.collect()?;
+//! # Ok(()) }
+//! ```
+
+mod process;
+pub mod state;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use arrow::datatypes::SchemaRef;
+use arrow::record_batch::RecordBatch;
+
+pub use self::process::{
+    Collector, KeyedProcessFunction, ProcessFunction, ProcessFunctionFactory, DEFAULT_MAX_PARALLELISM,
+    DEFAULT_STATE_BUDGET_BYTES,
+};
+pub use self::state::{
+    AggregatingState, KeyedContext, KeyedStateBackend, ListState, MapState, ReducingState, StateSize, StateValue,
+    TimeDomain, ValueState,
+};
+use crate::catalog::TableSource;
+use crate::error::{Result, RillError};
+use crate::executor::{BatchIter, ExecutionMode};
+use crate::expr::{col, Column, Expr, SortExpr};
+use crate::plan::{CustomTrigger, LateRows, LogicalPlan, LogicalPlanBuilder, WindowOptions, WindowSpec, WindowTrigger};
+use crate::schema::PlanSchema;
+use crate::session::{DataSet, ExecutionEnvironment};
+
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// A duration as an interval literal (for watermark expressions over timestamps).
+fn interval(d: Duration) -> Expr {
+    let nanos = i64::try_from(d.as_nanos()).unwrap_or(i64::MAX);
+    crate::expr::lit(crate::scalar::ScalarValue::IntervalMonthDayNano(Some(
+        arrow::datatypes::IntervalMonthDayNano::new(0, 0, nanos),
+    )))
+}
+
+impl ExecutionEnvironment {
+    /// A stream over a table source (a generator, a socket, files, in-memory batches).
+    ///
+    /// # Errors
+    /// A source whose schema cannot be scanned.
+    pub fn from_source(&self, name: &str, source: Arc<dyn TableSource>) -> Result<DataStream> {
+        Ok(DataStream::new(
+            self.dataset(LogicalPlanBuilder::scan(name, source, None)?.build())?,
+        ))
+    }
+
+    /// A bounded stream over in-memory batches (one partition each), mostly for tests.
+    ///
+    /// # Errors
+    /// No batches, or batches of different schemas.
+    pub fn stream_from_batches(&self, batches: Vec<RecordBatch>) -> Result<DataStream> {
+        Ok(DataStream::new(self.from_batches(batches)?))
+    }
+
+    /// Chooses batch, streaming or automatic (by the sources' boundedness) execution for the
+    /// jobs this environment runs from now on (Flink's `setRuntimeMode`).
+    pub fn set_runtime_mode(&self, mode: ExecutionMode) {
+        self.update_config(|c| c.execution_mode = mode);
+    }
+}
+
+/// How event time and watermarks are derived from a stream's rows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WatermarkStrategy {
+    time_column: String,
+    watermark: WatermarkKind,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum WatermarkKind {
+    BoundedOutOfOrderness(Duration),
+    Monotonous,
+    Custom(Expr),
+}
+
+impl WatermarkStrategy {
+    /// Rows may arrive up to `bound` out of order: the watermark trails the largest time seen
+    /// by `bound` (`WATERMARK FOR ts AS ts - bound`).
+    pub fn for_bounded_out_of_orderness(time_column: &str, bound: Duration) -> Self {
+        WatermarkStrategy {
+            time_column: time_column.to_string(),
+            watermark: WatermarkKind::BoundedOutOfOrderness(bound),
+        }
+    }
+
+    /// Times never decrease: the watermark follows the largest time seen.
+    pub fn for_monotonous_timestamps(time_column: &str) -> Self {
+        WatermarkStrategy {
+            time_column: time_column.to_string(),
+            watermark: WatermarkKind::Monotonous,
+        }
+    }
+
+    /// The watermark is `max(expr) + 1` over the rows seen (`expr` a timestamp expression of
+    /// the row, e.g. `col("ts").sub(..)`).
+    pub fn custom(time_column: &str, expr: Expr) -> Self {
+        WatermarkStrategy {
+            time_column: time_column.to_string(),
+            watermark: WatermarkKind::Custom(expr),
+        }
+    }
+
+    fn expr(&self) -> Expr {
+        let ts = col(&self.time_column);
+        match &self.watermark {
+            WatermarkKind::BoundedOutOfOrderness(d) if d.is_zero() => ts,
+            WatermarkKind::BoundedOutOfOrderness(d) => ts.sub(interval(*d)),
+            WatermarkKind::Monotonous => ts,
+            WatermarkKind::Custom(e) => e.clone(),
+        }
+    }
+}
+
+/// Which windows a keyed stream's rows fall into (event time).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WindowAssigner {
+    /// Fixed windows of `size` (ms), shifted by `offset` (ms).
+    Tumbling {
+        /// Length (ms).
+        size: i64,
+        /// Shift of the boundaries (ms).
+        offset: i64,
+    },
+    /// Windows of `size` (ms) every `slide` (ms).
+    Sliding {
+        /// Length (ms).
+        size: i64,
+        /// Distance between starts (ms).
+        slide: i64,
+    },
+    /// Per-key sessions closing after `gap` (ms) without rows.
+    Session {
+        /// Inactivity gap (ms).
+        gap: i64,
+    },
+    /// One window per key holding all rows, fired at the end of the input.
+    Global,
+}
+
+/// Tumbling event-time windows.
+#[derive(Debug, Clone, Copy)]
+pub struct TumblingEventTimeWindows;
+
+impl TumblingEventTimeWindows {
+    /// Windows of `size`, aligned to the epoch.
+    pub fn of(size: Duration) -> WindowAssigner {
+        WindowAssigner::Tumbling {
+            size: millis(size),
+            offset: 0,
+        }
+    }
+
+    /// Windows of `size`, aligned to the epoch plus `offset`.
+    pub fn of_with_offset(size: Duration, offset: Duration) -> WindowAssigner {
+        WindowAssigner::Tumbling {
+            size: millis(size),
+            offset: millis(offset),
+        }
+    }
+}
+
+/// Sliding (hopping) event-time windows.
+#[derive(Debug, Clone, Copy)]
+pub struct SlidingEventTimeWindows;
+
+impl SlidingEventTimeWindows {
+    /// Windows of `size` starting every `slide` (`size` a multiple of `slide`).
+    pub fn of(size: Duration, slide: Duration) -> WindowAssigner {
+        WindowAssigner::Sliding {
+            size: millis(size),
+            slide: millis(slide),
+        }
+    }
+}
+
+/// Event-time session windows.
+#[derive(Debug, Clone, Copy)]
+pub struct EventTimeSessionWindows;
+
+impl EventTimeSessionWindows {
+    /// Sessions that close after `gap` without rows.
+    pub fn with_gap(gap: Duration) -> WindowAssigner {
+        WindowAssigner::Session { gap: millis(gap) }
+    }
+}
+
+/// The global window: all of a key's rows, fired at the end of (bounded) input.
+#[derive(Debug, Clone, Copy)]
+pub struct GlobalWindows;
+
+impl GlobalWindows {
+    /// The assigner.
+    pub fn create() -> WindowAssigner {
+        WindowAssigner::Global
+    }
+}
+
+/// A lazily built stream: a plan plus the environment that will run it.
+#[derive(Debug, Clone)]
+pub struct DataStream {
+    data: DataSet,
+    /// The event-time column declared by `assign_timestamps_and_watermarks`.
+    time_column: Option<String>,
+}
+
+impl From<DataSet> for DataStream {
+    fn from(data: DataSet) -> Self {
+        DataStream::new(data)
+    }
+}
+
+impl DataStream {
+    fn new(data: DataSet) -> Self {
+        DataStream {
+            data,
+            time_column: None,
+        }
+    }
+
+    fn wrap(&self, data: DataSet) -> DataStream {
+        let time_column = self
+            .time_column
+            .clone()
+            .filter(|c| data.schema().index_of(&Column::from_qualified_name(c)).is_ok());
+        DataStream { data, time_column }
+    }
+
+    /// The logical plan.
+    pub fn plan(&self) -> &Arc<LogicalPlan> {
+        self.data.plan()
+    }
+
+    /// The output schema.
+    pub fn schema(&self) -> &PlanSchema {
+        self.data.schema()
+    }
+
+    /// The environment.
+    pub fn env(&self) -> &ExecutionEnvironment {
+        self.data.env()
+    }
+
+    /// The same rows as a [`DataSet`] (for the relational API: joins, sorts, distinct).
+    pub fn as_dataset(&self) -> &DataSet {
+        &self.data
+    }
+
+    /// Computes `exprs` for each row (a projection: Flink's `map` over columns).
+    pub fn map(&self, exprs: Vec<Expr>) -> Result<DataStream> {
+        Ok(self.wrap(self.data.select(exprs)?))
+    }
+
+    /// Keeps the named columns.
+    pub fn select_columns(&self, names: &[&str]) -> Result<DataStream> {
+        Ok(self.wrap(self.data.select_columns(names)?))
+    }
+
+    /// Adds (or replaces) column `name` computed by `expr`.
+    pub fn with_column(&self, name: &str, expr: Expr) -> Result<DataStream> {
+        Ok(self.wrap(self.data.with_column(name, expr)?))
+    }
+
+    /// Keeps the rows where `predicate` is true.
+    pub fn filter(&self, predicate: Expr) -> Result<DataStream> {
+        Ok(self.wrap(self.data.filter(predicate)?))
+    }
+
+    /// Applies `f` to every batch; `f` keeps the schema (it may drop or reorder rows).
+    pub fn map_batches<F>(&self, name: &str, f: F) -> Result<DataStream>
+    where
+        F: Fn(RecordBatch) -> Result<RecordBatch> + Send + Sync + 'static,
+    {
+        Ok(self.wrap(self.data.map_batches(name, f)?))
+    }
+
+    /// Applies `f` to every batch, producing batches of `schema` with any number of rows
+    /// (Flink's `flatMap`, batch-wise).
+    pub fn flat_map<F>(&self, name: &str, schema: SchemaRef, f: F) -> Result<DataStream>
+    where
+        F: Fn(RecordBatch) -> Result<RecordBatch> + Send + Sync + 'static,
+    {
+        Ok(self.wrap(self.data.map_batches_with_schema(name, schema, f)?))
+    }
+
+    /// All rows of both streams (same column types).
+    pub fn union(&self, other: &DataStream) -> Result<DataStream> {
+        let mut s = self.wrap(self.data.union(&other.data)?);
+        if s.time_column.is_none() {
+            s.time_column = other.time_column.clone();
+        }
+        Ok(s)
+    }
+
+    /// Declares event time and watermarks.
+    ///
+    /// # Errors
+    /// An unknown column or one that is not a timestamp.
+    pub fn assign_timestamps_and_watermarks(&self, strategy: WatermarkStrategy) -> Result<DataStream> {
+        let time = Column::from_qualified_name(&strategy.time_column);
+        let plan = LogicalPlanBuilder::from(Arc::clone(self.plan()))
+            .watermark(&time, strategy.expr())?
+            .build();
+        Ok(DataStream {
+            data: self.env().dataset(plan)?,
+            time_column: Some(strategy.time_column),
+        })
+    }
+
+    /// Partitions the stream by `keys` for keyed windows, aggregates and process functions.
+    ///
+    /// # Errors
+    /// No keys.
+    pub fn key_by(&self, keys: Vec<Expr>) -> Result<KeyedStream> {
+        if keys.is_empty() {
+            return Err(RillError::invalid_argument(
+                "key_by",
+                "at least one key expression is needed",
+            ));
+        }
+        Ok(KeyedStream {
+            stream: self.clone(),
+            keys,
+            max_parallelism: DEFAULT_MAX_PARALLELISM,
+            state_budget_bytes: DEFAULT_STATE_BUDGET_BYTES,
+        })
+    }
+
+    /// Windows over the whole (non-keyed) stream (Flink's `windowAll`).
+    pub fn window_all(&self, assigner: WindowAssigner) -> WindowedStream {
+        WindowedStream {
+            stream: self.clone(),
+            keys: vec![],
+            assigner,
+            options: WindowOptions::default(),
+        }
+    }
+
+    /// Runs the job and returns all result batches.
+    pub fn collect(&self) -> Result<Vec<RecordBatch>> {
+        self.data.collect()
+    }
+
+    /// Runs the job and returns an iterator over result batches as they are produced (for
+    /// an unbounded stream, forever; dropping the iterator cancels the job).
+    pub fn execute(&self) -> Result<BatchIter> {
+        self.data.execute()
+    }
+
+    /// Runs the job and writes its rows to a Parquet file, atomically. Returns the rows
+    /// written.
+    pub fn write_parquet(&self, path: &str) -> Result<u64> {
+        self.data.write_parquet(path)
+    }
+
+    /// Runs the job and writes CSV, atomically.
+    pub fn write_csv(&self, path: &str) -> Result<u64> {
+        self.data.write_csv(path)
+    }
+
+    /// Runs the job and writes newline-delimited JSON, atomically.
+    pub fn write_json(&self, path: &str) -> Result<u64> {
+        self.data.write_json(path)
+    }
+
+    /// The EXPLAIN text; with `analyze`, runs the job and adds per-operator metrics.
+    pub fn explain(&self, analyze: bool) -> Result<String> {
+        self.data.explain(analyze)
+    }
+
+    /// Sorts the rows (bounded streams only; for tests and reports).
+    pub fn sort(&self, keys: Vec<SortExpr>) -> Result<DataStream> {
+        Ok(self.wrap(self.data.sort(keys)?))
+    }
+
+    /// The event-time column: declared on this stream, or by a `Watermark` node below.
+    fn event_time(&self) -> Result<Column> {
+        if let Some(c) = &self.time_column {
+            return Ok(Column::from_qualified_name(c));
+        }
+        let mut node: &LogicalPlan = self.plan();
+        loop {
+            if let LogicalPlan::Watermark { time_column, .. } = node {
+                if self.schema().index_of(time_column).is_ok() {
+                    return Ok(time_column.clone());
+                }
+            }
+            match node.inputs().as_slice() {
+                [only] => node = only,
+                _ => break,
+            }
+        }
+        Err(RillError::invalid_plan(
+            "event-time windows need event time: call assign_timestamps_and_watermarks first",
+        ))
+    }
+}
+
+/// A stream partitioned by key.
+#[derive(Debug, Clone)]
+pub struct KeyedStream {
+    stream: DataStream,
+    keys: Vec<Expr>,
+    max_parallelism: u32,
+    state_budget_bytes: usize,
+}
+
+impl KeyedStream {
+    /// The key expressions.
+    pub fn keys(&self) -> &[Expr] {
+        &self.keys
+    }
+
+    /// Key groups of keyed state (default [`DEFAULT_MAX_PARALLELISM`]).
+    pub fn max_parallelism(mut self, n: u32) -> Self {
+        self.max_parallelism = n.max(1);
+        self
+    }
+
+    /// Bytes of keyed state each subtask of a process function may hold (default
+    /// [`DEFAULT_STATE_BUDGET_BYTES`]); going over fails the job with a clear error.
+    pub fn state_budget_bytes(mut self, bytes: usize) -> Self {
+        self.state_budget_bytes = bytes;
+        self
+    }
+
+    /// Windows the keyed stream.
+    pub fn window(&self, assigner: WindowAssigner) -> WindowedStream {
+        WindowedStream {
+            stream: self.stream.clone(),
+            keys: self.keys.clone(),
+            assigner,
+            options: WindowOptions::default(),
+        }
+    }
+
+    /// Runs a keyed process function (one instance per subtask, made by `factory`) that
+    /// emits rows of `output_schema`.
+    ///
+    /// # Examples
+    /// See the `datastream_api` integration tests for a per-key counter fired by event-time
+    /// timers.
+    pub fn process<F>(&self, name: &str, output_schema: SchemaRef, factory: F) -> Result<DataStream>
+    where
+        F: Fn() -> Box<dyn KeyedProcessFunction> + Send + Sync + 'static,
+    {
+        let input = self.stream.plan();
+        let keys = self
+            .keys
+            .iter()
+            .map(|k| crate::analyzer::coerce(k.clone(), input.schema()))
+            .collect::<Result<Vec<_>>>()?;
+        let plan = LogicalPlan::KeyedProcess {
+            input: Arc::clone(input),
+            keys,
+            func: ProcessFunction {
+                name: name.to_string(),
+                factory: Arc::new(factory),
+                max_parallelism: self.max_parallelism,
+                state_budget_bytes: self.state_budget_bytes,
+            },
+            schema: Arc::new(PlanSchema::from_arrow(None, output_schema)),
+        };
+        Ok(self.stream.wrap(self.stream.env().dataset(Arc::new(plan))?))
+    }
+
+    /// A keyed aggregate without a window: one row per key with `aggregates` over all of
+    /// its rows. Bounded input only (batch mode, or streaming over bounded sources); in
+    /// streaming mode it is refused, as it would be an updating result (not supported yet).
+    ///
+    /// # Errors
+    /// Streaming mode; bad aggregate expressions.
+    pub fn aggregate(&self, aggregates: Vec<Expr>) -> Result<DataStream> {
+        let env = self.stream.env();
+        if env.config().execution_mode == ExecutionMode::Streaming || !self.stream.plan().is_bounded() {
+            return Err(RillError::unsupported(
+                "a keyed aggregate without a window in streaming mode (its result would be an updating \
+                 changelog, which is not supported yet); use .window(..) or batch mode",
+            ));
+        }
+        Ok(self
+            .stream
+            .wrap(self.stream.data.aggregate(self.keys.clone(), aggregates)?))
+    }
+
+    /// Per-key sum of `column` (see [`KeyedStream::aggregate`]).
+    pub fn sum(&self, column: &str) -> Result<DataStream> {
+        self.aggregate(vec![crate::expr::sum(col(column)).alias(column)])
+    }
+
+    /// Rows per key, as column `count` (see [`KeyedStream::aggregate`]).
+    pub fn count(&self) -> Result<DataStream> {
+        self.aggregate(vec![crate::expr::count_star().alias("count")])
+    }
+
+    /// Per-key minimum of `column` (see [`KeyedStream::aggregate`]).
+    pub fn min(&self, column: &str) -> Result<DataStream> {
+        self.aggregate(vec![crate::expr::min(col(column)).alias(column)])
+    }
+
+    /// Per-key maximum of `column` (see [`KeyedStream::aggregate`]).
+    pub fn max(&self, column: &str) -> Result<DataStream> {
+        self.aggregate(vec![crate::expr::max(col(column)).alias(column)])
+    }
+}
+
+/// A keyed (or all-rows) stream with a window assigner, awaiting an aggregate.
+#[derive(Debug, Clone)]
+pub struct WindowedStream {
+    stream: DataStream,
+    keys: Vec<Expr>,
+    assigner: WindowAssigner,
+    options: WindowOptions,
+}
+
+impl WindowedStream {
+    /// Fires windows early by `trigger` (see [`WindowTrigger`]).
+    pub fn trigger(mut self, trigger: WindowTrigger) -> Self {
+        self.options.trigger = trigger;
+        self
+    }
+
+    /// Also fires each window every `n` rows.
+    pub fn count_trigger(self, n: u64) -> Self {
+        self.trigger(WindowTrigger::Count { n })
+    }
+
+    /// Also fires each window every `interval` of wall-clock time.
+    pub fn processing_time_trigger(self, interval: Duration) -> Self {
+        self.trigger(WindowTrigger::ProcessingTime {
+            interval_ms: millis(interval).max(1),
+        })
+    }
+
+    /// Fires windows early as `trigger` decides.
+    pub fn custom_trigger(self, trigger: Arc<dyn CustomTrigger>) -> Self {
+        self.trigger(WindowTrigger::Custom(trigger))
+    }
+
+    /// Keeps windows open for `lateness` after their end: late rows within it update the
+    /// window and re-fire it.
+    pub fn allowed_lateness(mut self, lateness: Duration) -> Self {
+        self.options.allowed_lateness_ms = millis(lateness);
+        self
+    }
+
+    /// Sends rows later than the allowed lateness to `late` instead of dropping them.
+    pub fn side_output_late_data(mut self, late: &LateRows) -> Self {
+        self.options.late_rows = Some(late.clone());
+        self
+    }
+
+    /// Computes `aggregates` per key and window. The output columns are the keys,
+    /// `window_start`, `window_end`, then the aggregates (for [`GlobalWindows`]: the keys
+    /// then the aggregates).
+    ///
+    /// # Errors
+    /// No event time declared; bad durations or aggregate expressions; options on the
+    /// global window.
+    pub fn aggregate(&self, aggregates: Vec<Expr>) -> Result<DataStream> {
+        let spec = match self.assigner {
+            WindowAssigner::Tumbling { size, offset } => WindowSpec::Tumble { size, offset },
+            WindowAssigner::Sliding { size, slide } => WindowSpec::Hop { slide, size },
+            WindowAssigner::Session { gap } => WindowSpec::Session {
+                gap,
+                partition_by: self.keys.clone(),
+            },
+            WindowAssigner::Global => {
+                if !self.options.is_default() {
+                    return Err(RillError::unsupported(
+                        "triggers, allowed lateness or late-row output on the global window",
+                    ));
+                }
+                let data = self.stream.data.aggregate(self.keys.clone(), aggregates)?;
+                return Ok(self.stream.wrap(data));
+            }
+        };
+        let time = self.stream.event_time()?;
+        let mut group = self.keys.clone();
+        group.push(col("window_start"));
+        group.push(col("window_end"));
+        let plan = LogicalPlanBuilder::from(Arc::clone(self.stream.plan()))
+            .window_tvf_with_options(spec, &time, self.options.clone())?
+            .aggregate(group, aggregates)?
+            .build();
+        Ok(self.stream.wrap(self.stream.env().dataset(plan)?))
+    }
+
+    /// Sum of `column` per key and window.
+    pub fn sum(&self, column: &str) -> Result<DataStream> {
+        self.aggregate(vec![crate::expr::sum(col(column)).alias(column)])
+    }
+
+    /// Minimum of `column` per key and window.
+    pub fn min(&self, column: &str) -> Result<DataStream> {
+        self.aggregate(vec![crate::expr::min(col(column)).alias(column)])
+    }
+
+    /// Maximum of `column` per key and window.
+    pub fn max(&self, column: &str) -> Result<DataStream> {
+        self.aggregate(vec![crate::expr::max(col(column)).alias(column)])
+    }
+
+    /// Rows per key and window, as column `count`.
+    pub fn count(&self) -> Result<DataStream> {
+        self.aggregate(vec![crate::expr::count_star().alias("count")])
+    }
+}
