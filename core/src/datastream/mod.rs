@@ -365,6 +365,32 @@ impl DataStream {
 
     /// Connects this stream (input 1) with `other` (input 2) for a co-process function over
     /// both (Flink's `connect`); the two may have different schemas.
+    ///
+    /// # Examples
+    /// ```no_run
+    /// use rill_core::datastream::{Collector, KeyedContext, KeyedCoProcessFunction, ValueState};
+    /// use rill_core::expr::col;
+    /// use rill_core::{DataStream, ScalarValue};
+    /// # use arrow::record_batch::RecordBatch;
+    /// /// Forwards input 1's rows once input 2 has "opened" their key.
+    /// struct Gate(ValueState<bool>);
+    /// impl KeyedCoProcessFunction for Gate {
+    ///     fn process_batch1(&mut self, _k: &[ScalarValue], b: RecordBatch, ctx: &mut KeyedContext<'_>, out: &mut Collector) -> rill_core::Result<()> {
+    ///         if self.0.get(ctx)?.unwrap_or(false) { out.collect(b)?; }
+    ///         Ok(())
+    ///     }
+    ///     fn process_batch2(&mut self, _k: &[ScalarValue], _b: RecordBatch, ctx: &mut KeyedContext<'_>, _out: &mut Collector) -> rill_core::Result<()> {
+    ///         self.0.set(ctx, true)
+    ///     }
+    /// }
+    /// # fn run(events: DataStream, opened: DataStream) -> rill_core::Result<()> {
+    /// let schema = std::sync::Arc::clone(events.schema().arrow_schema());
+    /// let gated = events
+    ///     .connect(&opened)
+    ///     .key_by(vec![col("k")], vec![col("k")])?
+    ///     .process("gate", schema, || Box::new(Gate(ValueState::new("open"))))?;
+    /// # Ok(()) }
+    /// ```
     pub fn connect(&self, other: &DataStream) -> ConnectedStreams {
         ConnectedStreams {
             first: self.clone(),
