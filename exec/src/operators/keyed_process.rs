@@ -176,7 +176,7 @@ impl KeyedOperator {
     /// An operator over inputs keyed by `keys` (one list per input, equal types pairwise).
     ///
     /// # Errors
-    /// No inputs or no keys; key types that differ between inputs.
+    /// No inputs; key types that differ between inputs.
     pub(crate) fn try_new<F: ?Sized>(
         keys: Vec<Vec<Arc<dyn PhysicalExpr>>>,
         func: KeyedFunction,
@@ -208,6 +208,7 @@ impl KeyedOperator {
             name: spec.name.clone(),
         })
     }
+
     fn user_error(&self, e: rill_core::RillError) -> ExecError {
         ExecError::Core(rill_core::RillError::invalid_argument(
             format!("keyed process function '{}'", self.name),
