@@ -68,18 +68,19 @@ fn orders(n: i64) -> Vec<RecordBatch> {
         .collect()
 }
 
-/// One profile per user 0..10 (in a scrambled order), 4 per batch.
+/// One profile per user 0..10, in a scrambled user order at increasing times 5 s apart (so
+/// no row is late whichever subtask reads which batches), 4 per batch.
 fn users() -> Vec<RecordBatch> {
-    let ids: Vec<i64> = (0..10).map(|i| i * 3 % 10).collect();
-    ids.chunks(4)
+    let rows: Vec<(i64, i64)> = (0..10).map(|i| (i * 3 % 10, i * 5_000)).collect();
+    rows.chunks(4)
         .map(|c| {
             let cols: Vec<ArrayRef> = vec![
-                Arc::new(Int64Array::from(c.to_vec())),
+                Arc::new(Int64Array::from(c.iter().map(|r| r.0).collect::<Vec<_>>())),
                 Arc::new(StringArray::from(
-                    c.iter().map(|u| format!("user-{u}")).collect::<Vec<_>>(),
+                    c.iter().map(|r| format!("user-{}", r.0)).collect::<Vec<_>>(),
                 )),
                 Arc::new(TimestampMillisecondArray::from(
-                    c.iter().map(|u| u * 5_000).collect::<Vec<_>>(),
+                    c.iter().map(|r| r.1).collect::<Vec<_>>(),
                 )),
             ];
             RecordBatch::try_new(users_schema(), cols).unwrap()
