@@ -29,8 +29,9 @@ pub mod types;
 
 pub use catalog::{MemTable, TableSource};
 pub use datastream::{
-    DataStream, EventTimeSessionWindows, GlobalWindows, KeyedProcessFunction, KeyedStream, SlidingEventTimeWindows,
-    TumblingEventTimeWindows, WatermarkStrategy, WindowAssigner, WindowedStream,
+    ConnectedStreams, DataStream, EventTimeSessionWindows, GlobalWindows, KeyedCoProcessFunction,
+    KeyedConnectedStreams, KeyedProcessFunction, KeyedStream, SlidingEventTimeWindows, TumblingEventTimeWindows,
+    WatermarkStrategy, WindowAssigner, WindowedStream,
 };
 pub use error::{ErrorKind, Result, RillError};
 pub use executor::{BatchIter, ExecutionMode, Executor, FileFormat, ReadOptions, SessionConfig};

@@ -13,6 +13,9 @@
 //!   aggregate; both give the same rows on bounded input.
 //! * Keyed process functions: `key_by(..).process(..)` becomes a `KeyedProcess` node; see
 //!   [`KeyedProcessFunction`] and the keyed state handles in [`state`].
+//! * Connected streams: `a.connect(&b).key_by(ka, kb).process(..)` becomes a
+//!   `KeyedCoProcess` node; see [`KeyedCoProcessFunction`] (both inputs share the keyed state
+//!   and timers).
 //! * Mode: [`ExecutionEnvironment::set_runtime_mode`] (or `SessionConfig::execution_mode`).
 //!
 //! # Examples
@@ -41,8 +44,8 @@ use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 
 pub use self::process::{
-    Collector, KeyedProcessFunction, ProcessFunction, ProcessFunctionFactory, DEFAULT_MAX_PARALLELISM,
-    DEFAULT_STATE_BUDGET_BYTES,
+    CoProcessFunction, CoProcessFunctionFactory, Collector, KeyedCoProcessFunction, KeyedFunctionSpec,
+    KeyedProcessFunction, ProcessFunction, ProcessFunctionFactory, DEFAULT_MAX_PARALLELISM, DEFAULT_STATE_BUDGET_BYTES,
 };
 pub use self::state::{
     AggregatingState, KeyedContext, KeyedStateBackend, ListState, MapState, ReducingState, StateSize, StateValue,
@@ -360,6 +363,41 @@ impl DataStream {
         })
     }
 
+    /// Connects this stream (input 1) with `other` (input 2) for a co-process function over
+    /// both (Flink's `connect`); the two may have different schemas.
+    ///
+    /// # Examples
+    /// ```no_run
+    /// use rill_core::datastream::{Collector, KeyedContext, KeyedCoProcessFunction, ValueState};
+    /// use rill_core::expr::col;
+    /// use rill_core::{DataStream, ScalarValue};
+    /// # use arrow::record_batch::RecordBatch;
+    /// /// Forwards input 1's rows once input 2 has "opened" their key.
+    /// struct Gate(ValueState<bool>);
+    /// impl KeyedCoProcessFunction for Gate {
+    ///     fn process_batch1(&mut self, _k: &[ScalarValue], b: RecordBatch, ctx: &mut KeyedContext<'_>, out: &mut Collector) -> rill_core::Result<()> {
+    ///         if self.0.get(ctx)?.unwrap_or(false) { out.collect(b)?; }
+    ///         Ok(())
+    ///     }
+    ///     fn process_batch2(&mut self, _k: &[ScalarValue], _b: RecordBatch, ctx: &mut KeyedContext<'_>, _out: &mut Collector) -> rill_core::Result<()> {
+    ///         self.0.set(ctx, true)
+    ///     }
+    /// }
+    /// # fn run(events: DataStream, opened: DataStream) -> rill_core::Result<()> {
+    /// let schema = std::sync::Arc::clone(events.schema().arrow_schema());
+    /// let gated = events
+    ///     .connect(&opened)
+    ///     .key_by(vec![col("k")], vec![col("k")])?
+    ///     .process("gate", schema, || Box::new(Gate(ValueState::new("open"))))?;
+    /// # Ok(()) }
+    /// ```
+    pub fn connect(&self, other: &DataStream) -> ConnectedStreams {
+        ConnectedStreams {
+            first: self.clone(),
+            second: other.clone(),
+        }
+    }
+
     /// Windows over the whole (non-keyed) stream (Flink's `windowAll`).
     pub fn window_all(&self, assigner: WindowAssigner) -> WindowedStream {
         WindowedStream {
@@ -479,11 +517,7 @@ impl KeyedStream {
         F: Fn() -> Box<dyn KeyedProcessFunction> + Send + Sync + 'static,
     {
         let input = self.stream.plan();
-        let keys = self
-            .keys
-            .iter()
-            .map(|k| crate::analyzer::coerce(k.clone(), input.schema()))
-            .collect::<Result<Vec<_>>>()?;
+        let keys = coerce_keys(&self.keys, input)?;
         let plan = LogicalPlan::KeyedProcess {
             input: Arc::clone(input),
             keys,
@@ -535,6 +569,133 @@ impl KeyedStream {
     /// Per-key maximum of `column` (see [`KeyedStream::aggregate`]).
     pub fn max(&self, column: &str) -> Result<DataStream> {
         self.aggregate(vec![crate::expr::max(col(column)).alias(column)])
+    }
+}
+
+/// Key expressions type-checked and coerced against `input`'s schema.
+fn coerce_keys(keys: &[Expr], input: &LogicalPlan) -> Result<Vec<Expr>> {
+    keys.iter()
+        .map(|k| crate::analyzer::coerce(k.clone(), input.schema()))
+        .collect()
+}
+
+/// Two streams connected for a co-process function (see [`DataStream::connect`]).
+#[derive(Debug, Clone)]
+pub struct ConnectedStreams {
+    first: DataStream,
+    second: DataStream,
+}
+
+impl ConnectedStreams {
+    /// Keys input 1 by `first_keys` and input 2 by `second_keys`: rows of both inputs with
+    /// equal keys share keyed state and timers (Flink's `ConnectedStreams.keyBy`).
+    ///
+    /// # Errors
+    /// No keys; different key counts; a key expression that does not type-check against its
+    /// input; keys whose types differ pairwise (cast one side, e.g. `col("id").cast(..)`).
+    pub fn key_by(&self, first_keys: Vec<Expr>, second_keys: Vec<Expr>) -> Result<KeyedConnectedStreams> {
+        if first_keys.is_empty() {
+            return Err(RillError::invalid_argument(
+                "ConnectedStreams::key_by",
+                "at least one key expression is needed",
+            ));
+        }
+        if first_keys.len() != second_keys.len() {
+            return Err(RillError::invalid_argument(
+                "ConnectedStreams::key_by",
+                format!(
+                    "input 1 has {} key expressions but input 2 has {}",
+                    first_keys.len(),
+                    second_keys.len()
+                ),
+            ));
+        }
+        let (p1, p2) = (self.first.plan(), self.second.plan());
+        let k1 = coerce_keys(&first_keys, p1)?;
+        let k2 = coerce_keys(&second_keys, p2)?;
+        for (i, (a, b)) in k1.iter().zip(&k2).enumerate() {
+            let (ta, tb) = (a.get_type(p1.schema())?, b.get_type(p2.schema())?);
+            if ta != tb {
+                return Err(RillError::invalid_argument(
+                    "ConnectedStreams::key_by",
+                    format!(
+                        "key {i} has type {ta} on input 1 ({a}) but {tb} on input 2 ({b}); \
+                         the key types must match pairwise (cast one side)"
+                    ),
+                ));
+            }
+        }
+        Ok(KeyedConnectedStreams {
+            first: self.first.clone(),
+            second: self.second.clone(),
+            first_keys: k1,
+            second_keys: k2,
+            max_parallelism: DEFAULT_MAX_PARALLELISM,
+            state_budget_bytes: DEFAULT_STATE_BUDGET_BYTES,
+        })
+    }
+}
+
+/// Two connected streams keyed alike, awaiting a [`KeyedCoProcessFunction`].
+#[derive(Debug, Clone)]
+pub struct KeyedConnectedStreams {
+    first: DataStream,
+    second: DataStream,
+    first_keys: Vec<Expr>,
+    second_keys: Vec<Expr>,
+    max_parallelism: u32,
+    state_budget_bytes: usize,
+}
+
+impl KeyedConnectedStreams {
+    /// Key groups of keyed state (default [`DEFAULT_MAX_PARALLELISM`]).
+    pub fn max_parallelism(mut self, n: u32) -> Self {
+        self.max_parallelism = n.max(1);
+        self
+    }
+
+    /// Bytes of keyed state each subtask may hold (default [`DEFAULT_STATE_BUDGET_BYTES`]);
+    /// going over fails the job with a clear error.
+    pub fn state_budget_bytes(mut self, bytes: usize) -> Self {
+        self.state_budget_bytes = bytes;
+        self
+    }
+
+    /// Runs a keyed co-process function (one instance per subtask, made by `factory`) over
+    /// both inputs, emitting rows of `output_schema`.
+    ///
+    /// # Examples
+    /// See the `coprocess` integration tests for an enrichment join and event-time timers
+    /// across both inputs.
+    ///
+    /// # Errors
+    /// The plan cannot be built.
+    pub fn process<F>(&self, name: &str, output_schema: SchemaRef, factory: F) -> Result<DataStream>
+    where
+        F: Fn() -> Box<dyn KeyedCoProcessFunction> + Send + Sync + 'static,
+    {
+        let plan = LogicalPlan::KeyedCoProcess {
+            left: Arc::clone(self.first.plan()),
+            right: Arc::clone(self.second.plan()),
+            left_keys: self.first_keys.clone(),
+            right_keys: self.second_keys.clone(),
+            func: CoProcessFunction {
+                name: name.to_string(),
+                factory: Arc::new(factory),
+                max_parallelism: self.max_parallelism,
+                state_budget_bytes: self.state_budget_bytes,
+            },
+            schema: Arc::new(PlanSchema::from_arrow(None, output_schema)),
+        };
+        let mut s = self.first.wrap(self.first.env().dataset(Arc::new(plan))?);
+        if s.time_column.is_none() {
+            s.time_column = self
+                .second
+                .time_column
+                .clone()
+                .filter(|c| s.schema().index_of(&Column::from_qualified_name(c)).is_ok());
+        }
+        Ok(s)
     }
 }
 

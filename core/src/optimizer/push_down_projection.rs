@@ -223,6 +223,15 @@ fn prune(plan: &Arc<LogicalPlan>, req: &[bool]) -> Result<Arc<LogicalPlan>> {
             }
             rebuild(plan, vec![new_input])
         }
+        LogicalPlan::KeyedCoProcess { left, right, .. } => {
+            // The user function reads whole rows of both inputs.
+            let new_left = prune(left, &all_of(left))?;
+            let new_right = prune(right, &all_of(right))?;
+            if Arc::ptr_eq(&new_left, left) && Arc::ptr_eq(&new_right, right) {
+                return Ok(Arc::clone(plan));
+            }
+            rebuild(plan, vec![new_left, new_right])
+        }
         LogicalPlan::Union { inputs, .. } => {
             let mut req = req.to_vec();
             if !req.iter().any(|r| *r) {

@@ -93,6 +93,17 @@ pub(crate) fn node_line(plan: &LogicalPlan) -> String {
             }
         }
         LogicalPlan::KeyedProcess { keys, func, .. } => format!("KeyedProcess: {} by {}", func.name, list(keys)),
+        LogicalPlan::KeyedCoProcess {
+            left_keys,
+            right_keys,
+            func,
+            ..
+        } => format!(
+            "KeyedCoProcess: {} by {} / {}",
+            func.name,
+            list(left_keys),
+            list(right_keys)
+        ),
         LogicalPlan::EmptyRelation { produce_one_row, .. } => {
             format!("EmptyRelation: rows={}", u8::from(*produce_one_row))
         }

@@ -290,6 +290,25 @@ pub enum LogicalPlan {
         /// Output schema.
         schema: PlanSchemaRef,
     },
+    /// A keyed co-process function (`ConnectedStreams::key_by(..).process(..)`): both
+    /// inputs are partitioned by their keys (equal key types pairwise, so equal keys of both
+    /// meet in one subtask), and the user function sees each key's rows of either input with
+    /// that key's shared state and timers, emitting rows of `schema`. Application mode only,
+    /// like `KeyedProcess`.
+    KeyedCoProcess {
+        /// Input 1.
+        left: Arc<LogicalPlan>,
+        /// Input 2.
+        right: Arc<LogicalPlan>,
+        /// The key expressions over input 1.
+        left_keys: Vec<Expr>,
+        /// The key expressions over input 2 (same count and types as `left_keys`).
+        right_keys: Vec<Expr>,
+        /// The function (a factory of one instance per subtask) and its state settings.
+        func: crate::datastream::CoProcessFunction,
+        /// Output schema.
+        schema: PlanSchemaRef,
+    },
     /// No input rows, or one row with no columns (`SELECT 1`).
     EmptyRelation {
         /// One row?
@@ -314,6 +333,7 @@ impl LogicalPlan {
             | LogicalPlan::Window { schema, .. }
             | LogicalPlan::WindowTvf { schema, .. }
             | LogicalPlan::KeyedProcess { schema, .. }
+            | LogicalPlan::KeyedCoProcess { schema, .. }
             | LogicalPlan::EmptyRelation { schema, .. } => schema,
             LogicalPlan::Watermark { input, .. }
             | LogicalPlan::Filter { input, .. }
@@ -339,7 +359,9 @@ impl LogicalPlan {
             | LogicalPlan::WindowTvf { input, .. }
             | LogicalPlan::KeyedProcess { input, .. }
             | LogicalPlan::MapBatches { input, .. } => vec![input],
-            LogicalPlan::Join { left, right, .. } => vec![left, right],
+            LogicalPlan::Join { left, right, .. } | LogicalPlan::KeyedCoProcess { left, right, .. } => {
+                vec![left, right]
+            }
             LogicalPlan::Union { inputs, .. } => inputs.iter().collect(),
         }
     }
@@ -361,6 +383,9 @@ impl LogicalPlan {
             LogicalPlan::Window { window_exprs, .. } => window_exprs.iter().collect(),
             LogicalPlan::Watermark { watermark, .. } => vec![watermark],
             LogicalPlan::KeyedProcess { keys, .. } => keys.iter().collect(),
+            LogicalPlan::KeyedCoProcess {
+                left_keys, right_keys, ..
+            } => left_keys.iter().chain(right_keys).collect(),
             LogicalPlan::WindowTvf { spec, .. } => match spec {
                 WindowSpec::Session { partition_by, .. } => partition_by.iter().collect(),
                 _ => vec![],
@@ -484,6 +509,24 @@ impl LogicalPlan {
                 func: func.clone(),
                 schema: Arc::clone(schema),
             },
+            LogicalPlan::KeyedCoProcess {
+                left_keys,
+                right_keys,
+                func,
+                schema,
+                ..
+            } => {
+                let left = next();
+                let right = next();
+                LogicalPlan::KeyedCoProcess {
+                    left,
+                    right,
+                    left_keys: left_keys.clone(),
+                    right_keys: right_keys.clone(),
+                    func: func.clone(),
+                    schema: Arc::clone(schema),
+                }
+            }
             leaf => leaf.clone(),
         })
     }
@@ -508,6 +551,7 @@ impl LogicalPlan {
             LogicalPlan::Watermark { .. } => "Watermark",
             LogicalPlan::WindowTvf { .. } => "WindowTvf",
             LogicalPlan::KeyedProcess { .. } => "KeyedProcess",
+            LogicalPlan::KeyedCoProcess { .. } => "KeyedCoProcess",
         }
     }
 

@@ -10,6 +10,10 @@
 //! runtime's ticks ([`Operator::on_processing_time`]). At the end of bounded input the final
 //! watermark fires every event-time timer, so batch and streaming runs give the same rows.
 //! State is not snapshotted on barriers yet.
+//!
+//! The operator ([`KeyedOperator`]) also runs two-input co-process functions
+//! (`KeyedCoProcessExec`): it keeps one key-expression list per input, one key encoding,
+//! state backend and timer service shared by both.
 
 use std::any::Any;
 use std::collections::HashMap;
@@ -21,7 +25,10 @@ use arrow::compute::take_record_batch;
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 use arrow::row::{RowConverter, SortField};
-use rill_core::datastream::{Collector, KeyedProcessFunction, KeyedStateBackend, ProcessFunction, TimeDomain};
+use rill_core::datastream::{
+    Collector, KeyedCoProcessFunction, KeyedFunctionSpec, KeyedProcessFunction, KeyedStateBackend, ProcessFunction,
+    TimeDomain,
+};
 use rill_core::time::Watermark;
 use rill_core::ScalarValue;
 
@@ -94,17 +101,13 @@ impl ExecutionPlan for KeyedProcessExec {
     }
 
     fn instantiate(&self, _subtask: usize) -> Result<Instance> {
-        let fields = self.keys.iter().map(|k| SortField::new(k.data_type())).collect();
-        let converter = RowConverter::new(fields).map_err(|e| ExecError::arrow("KeyedProcessExec keys", e))?;
-        Ok(Instance::Operator(Box::new(KeyedProcessOperator {
-            keys: self.keys.clone(),
-            converter,
-            func: (self.func.factory)(),
-            backend: KeyedStateBackend::new(self.func.max_parallelism, self.func.state_budget_bytes),
-            collector: Collector::new(Arc::clone(&self.schema)),
-            watermark: None,
-            name: self.func.name.clone(),
-        })))
+        let op = KeyedOperator::try_new(
+            vec![self.keys.clone()],
+            KeyedFunction::One((self.func.factory)()),
+            &self.func,
+            &self.schema,
+        )?;
+        Ok(Instance::Operator(Box::new(op)))
     }
 
     fn as_any(&self) -> &dyn Any {
@@ -116,17 +119,96 @@ impl ExecutionPlan for KeyedProcessExec {
     }
 }
 
-struct KeyedProcessOperator {
-    keys: Vec<Arc<dyn PhysicalExpr>>,
+/// The user function of a [`KeyedOperator`]: over one input or two.
+pub(crate) enum KeyedFunction {
+    /// A [`KeyedProcessFunction`] (input 0 only).
+    One(Box<dyn KeyedProcessFunction>),
+    /// A [`KeyedCoProcessFunction`] (inputs 0 and 1).
+    Two(Box<dyn KeyedCoProcessFunction>),
+}
+
+impl KeyedFunction {
+    fn process(
+        &mut self,
+        input: usize,
+        key: &[ScalarValue],
+        batch: RecordBatch,
+        ctx: &mut rill_core::datastream::KeyedContext<'_>,
+        out: &mut Collector,
+    ) -> rill_core::Result<()> {
+        match (self, input) {
+            (KeyedFunction::One(f), 0) => f.process_batch(key, batch, ctx, out),
+            (KeyedFunction::Two(f), 0) => f.process_batch1(key, batch, ctx, out),
+            (KeyedFunction::Two(f), 1) => f.process_batch2(key, batch, ctx, out),
+            (_, n) => Err(rill_core::internal_err!("a keyed function has no input {n}")),
+        }
+    }
+
+    fn on_timer(
+        &mut self,
+        timestamp: i64,
+        domain: TimeDomain,
+        key: &[ScalarValue],
+        ctx: &mut rill_core::datastream::KeyedContext<'_>,
+        out: &mut Collector,
+    ) -> rill_core::Result<()> {
+        match self {
+            KeyedFunction::One(f) => f.on_timer(timestamp, domain, key, ctx, out),
+            KeyedFunction::Two(f) => f.on_timer(timestamp, domain, key, ctx, out),
+        }
+    }
+}
+
+/// Runs a keyed (co-)process function: splits each batch of input `i` by `keys[i]`, calls
+/// the function per key with a context on the shared state backend, and fires timers.
+pub(crate) struct KeyedOperator {
+    /// Key expressions per input (same count and types for every input).
+    keys: Vec<Vec<Arc<dyn PhysicalExpr>>>,
     converter: RowConverter,
-    func: Box<dyn KeyedProcessFunction>,
+    func: KeyedFunction,
     backend: KeyedStateBackend,
     collector: Collector,
     watermark: Option<i64>,
     name: String,
 }
 
-impl KeyedProcessOperator {
+impl KeyedOperator {
+    /// An operator over inputs keyed by `keys` (one list per input, equal types pairwise).
+    ///
+    /// # Errors
+    /// No inputs; key types that differ between inputs.
+    pub(crate) fn try_new<F: ?Sized>(
+        keys: Vec<Vec<Arc<dyn PhysicalExpr>>>,
+        func: KeyedFunction,
+        spec: &KeyedFunctionSpec<F>,
+        schema: &SchemaRef,
+    ) -> Result<Self> {
+        let Some(first) = keys.first() else {
+            return Err(crate::exec_internal!("a keyed operator without inputs"));
+        };
+        let types: Vec<_> = first.iter().map(|k| k.data_type()).collect();
+        for (i, ks) in keys.iter().enumerate() {
+            let other: Vec<_> = ks.iter().map(|k| k.data_type()).collect();
+            if other != types {
+                return Err(crate::exec_internal!(
+                    "keyed function '{}': input {i} has key types {other:?}, input 0 has {types:?}",
+                    spec.name
+                ));
+            }
+        }
+        let fields = types.into_iter().map(SortField::new).collect();
+        let converter = RowConverter::new(fields).map_err(|e| ExecError::arrow("KeyedProcessExec keys", e))?;
+        Ok(KeyedOperator {
+            keys,
+            converter,
+            func,
+            backend: KeyedStateBackend::new(spec.max_parallelism, spec.state_budget_bytes),
+            collector: Collector::new(Arc::clone(schema)),
+            watermark: None,
+            name: spec.name.clone(),
+        })
+    }
+
     fn user_error(&self, e: rill_core::RillError) -> ExecError {
         ExecError::Core(rill_core::RillError::invalid_argument(
             format!("keyed process function '{}'", self.name),
@@ -175,10 +257,10 @@ impl KeyedProcessOperator {
     }
 }
 
-impl Operator for KeyedProcessOperator {
+impl Operator for KeyedOperator {
     fn process_batch(
         &mut self,
-        _input: usize,
+        input: usize,
         batch: RecordBatch,
         ctx: &mut OperatorContext,
         out: &mut Output,
@@ -187,8 +269,13 @@ impl Operator for KeyedProcessOperator {
         if n == 0 {
             return Ok(());
         }
-        let arrays = self
-            .keys
+        let Some(keys) = self.keys.get(input) else {
+            return Err(crate::exec_internal!(
+                "keyed function '{}' has no input {input}",
+                self.name
+            ));
+        };
+        let arrays = keys
             .iter()
             .map(|k| k.evaluate(&batch)?.into_array(n))
             .collect::<Result<Vec<ArrayRef>>>()?;
@@ -223,7 +310,7 @@ impl Operator for KeyedProcessOperator {
                     .map_err(|e| ExecError::arrow("KeyedProcessExec", e))?
             };
             let mut kctx = self.backend.context(&key, self.watermark, now_ms());
-            let r = self.func.process_batch(&values, part, &mut kctx, &mut self.collector);
+            let r = self.func.process(input, &values, part, &mut kctx, &mut self.collector);
             r.map_err(|e| self.user_error(e))?;
         }
         self.flush(ctx, out);

@@ -6,6 +6,7 @@ pub(crate) mod event_time;
 pub mod file_sink;
 pub mod filter;
 pub mod hash_join;
+pub mod keyed_co_process;
 pub mod keyed_process;
 pub mod limit;
 pub mod map_batches;

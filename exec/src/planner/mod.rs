@@ -49,6 +49,7 @@ use crate::expressions::create_physical_expr;
 use crate::operators::aggregate::{AggregateCall, AggregateMode, HashAggregateExec};
 use crate::operators::filter::FilterExec;
 use crate::operators::hash_join::{HashJoinExec, PartitionMode};
+use crate::operators::keyed_co_process::KeyedCoProcessExec;
 use crate::operators::keyed_process::KeyedProcessExec;
 use crate::operators::limit::LimitExec;
 use crate::operators::map_batches::MapBatchesExec;
@@ -364,6 +365,44 @@ impl Planner<'_> {
                 Ok(Arc::new(KeyedProcessExec::try_new(
                     routed,
                     keys,
+                    func.clone(),
+                    Arc::clone(schema.arrow_schema()),
+                )?))
+            }
+            LogicalPlan::KeyedCoProcess {
+                left,
+                right,
+                left_keys,
+                right_keys,
+                func,
+                schema,
+            } => {
+                let (l, r) = (self.plan(left)?, self.plan(right)?);
+                let lk = left_keys
+                    .iter()
+                    .map(|k| create_physical_expr(k, left.schema()))
+                    .collect::<Result<Vec<_>>>()?;
+                let rk = right_keys
+                    .iter()
+                    .map(|k| create_physical_expr(k, right.schema()))
+                    .collect::<Result<Vec<_>>>()?;
+                // Both inputs are hash-partitioned on their keys to the same parallelism, so
+                // equal keys meet in one subtask (one subtask without an exchange if both
+                // inputs and the target are single).
+                let n = self.partitions();
+                let (l, r) = if n == 1 && l.parallelism() == 1 && r.parallelism() == 1 {
+                    (l, r)
+                } else {
+                    (
+                        exchange(l, Partitioning::Hash(lk.clone()), n),
+                        exchange(r, Partitioning::Hash(rk.clone()), n),
+                    )
+                };
+                Ok(Arc::new(KeyedCoProcessExec::try_new(
+                    l,
+                    r,
+                    lk,
+                    rk,
                     func.clone(),
                     Arc::clone(schema.arrow_schema()),
                 )?))

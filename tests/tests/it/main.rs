@@ -5,6 +5,7 @@
 mod bad_input;
 mod common;
 mod connectors;
+mod coprocess;
 mod dataset_api;
 mod datastream_api;
 mod nexmark;
