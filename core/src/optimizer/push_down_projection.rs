@@ -148,6 +148,7 @@ fn prune(plan: &Arc<LogicalPlan>, req: &[bool]) -> Result<Arc<LogicalPlan>> {
         }
         LogicalPlan::Distinct { input }
         | LogicalPlan::MapBatches { input, .. }
+        | LogicalPlan::Sink { input, .. }
         | LogicalPlan::KeyedProcess { input, .. } => {
             let new_input = prune(input, &all_of(input))?;
             same_or(plan, input, new_input)
