@@ -15,7 +15,7 @@ use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 pub use builder::LogicalPlanBuilder;
-pub use sink::{sink_result_schema, PrintBuffer, RollingSpec, SinkSpec};
+pub use sink::{sink_result_schema, sink_rows_written, PrintBuffer, RollingSpec, SinkSpec};
 pub use streaming::{
     tumble_start, CustomTrigger, LateRows, TriggerWindow, WindowOptions, WindowSpec, WindowTrigger, WINDOW_COLUMNS,
 };

@@ -8,7 +8,9 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use arrow::array::UInt64Array;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::record_batch::RecordBatch;
 
 use crate::executor::FileFormat;
 
@@ -179,4 +181,20 @@ pub fn sink_result_schema() -> SchemaRef {
         Field::new("files", DataType::UInt64, false),
         Field::new("rows", DataType::UInt64, false),
     ]))
+}
+
+/// The rows a sink job wrote: the sum of the `rows` column of its result batches.
+///
+/// # Errors
+/// Batches without a UInt64 `rows` column (not a sink's result).
+pub fn sink_rows_written(batches: &[RecordBatch]) -> crate::Result<u64> {
+    let mut rows = 0u64;
+    for b in batches {
+        let col = b
+            .column_by_name("rows")
+            .and_then(|c| c.as_any().downcast_ref::<UInt64Array>())
+            .ok_or_else(|| crate::internal_err!("a sink result without a UInt64 'rows' column"))?;
+        rows += col.iter().flatten().sum::<u64>();
+    }
+    Ok(rows)
 }
