@@ -183,10 +183,7 @@ impl SinkTable {
                     .create_source(&self.name, Arc::clone(&self.declared), &self.options)?,
             ),
         };
-        Ok(SinkTable {
-            source,
-            ..self.clone()
-        })
+        Ok(SinkTable { source, ..self.clone() })
     }
 }
 

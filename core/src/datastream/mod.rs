@@ -54,8 +54,8 @@ use crate::error::{Result, RillError};
 use crate::executor::{BatchIter, ExecutionMode, FileFormat};
 use crate::expr::{col, Column, Expr, SortExpr};
 use crate::plan::{
-    CustomTrigger, LateRows, LogicalPlan, LogicalPlanBuilder, PrintBuffer, RollingSpec, SinkSpec, WindowOptions, WindowSpec,
-    WindowTrigger,
+    CustomTrigger, LateRows, LogicalPlan, LogicalPlanBuilder, PrintBuffer, RollingSpec, SinkSpec, WindowOptions,
+    WindowSpec, WindowTrigger,
 };
 use crate::schema::PlanSchema;
 use crate::session::{DataSet, ExecutionEnvironment};
@@ -419,7 +419,12 @@ impl DataStream {
     ///
     /// # Errors
     /// None today (the folder is created when the job starts); kept for future checks.
-    pub fn sink_to_files(&self, dir: impl Into<PathBuf>, format: FileFormat, rolling: RollingSpec) -> Result<DataStream> {
+    pub fn sink_to_files(
+        &self,
+        dir: impl Into<PathBuf>,
+        format: FileFormat,
+        rolling: RollingSpec,
+    ) -> Result<DataStream> {
         self.sink(SinkSpec::Files {
             dir: dir.into(),
             format,

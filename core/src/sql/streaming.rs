@@ -231,8 +231,16 @@ pub(crate) fn create_connector_table(env: &ExecutionEnvironment, t: &ConnectorTa
                 t.name
             )));
         }
-        let table = SinkTable::new(&t.name, schema, None, sink.unwrap_or_else(|| SinkSpec::print(None)), connector, t.options.clone());
-        env.catalog().register(&t.name, CatalogEntry::Table(Arc::new(table)), true)?;
+        let table = SinkTable::new(
+            &t.name,
+            schema,
+            None,
+            sink.unwrap_or_else(|| SinkSpec::print(None)),
+            connector,
+            t.options.clone(),
+        );
+        env.catalog()
+            .register(&t.name, CatalogEntry::Table(Arc::new(table)), true)?;
         return Ok(done);
     }
     let mut source = connector.create_source(&t.name, Arc::clone(&schema), &t.options)?;
