@@ -135,8 +135,8 @@ impl Connector for FilesystemConnector {
         let rolling = rolling_spec(table, options)?;
         let p = std::path::Path::new(path);
         let folder = p.is_dir() || (!p.exists() && !path.contains(['*', '?', '[']));
-        if !folder || options.contains_key("source.monitor-interval") {
-            // A single file, a glob or a watched folder is only read.
+        if !folder {
+            // A single file or a glob is only read.
             return Ok(None);
         }
         Ok(Some(SinkSpec::Files {

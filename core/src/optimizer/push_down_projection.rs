@@ -399,6 +399,24 @@ mod tests {
     }
 
     #[test]
+    fn a_sink_writes_all_its_input_columns() {
+        let input = scan("t", &["a", "b", "c"])
+            .project(vec![col("a"), col("c")])
+            .unwrap()
+            .build();
+        let sink = Arc::new(LogicalPlan::sink(
+            input,
+            crate::plan::SinkSpec::print(Some("x".to_string())),
+        ));
+        // Only the sink's `rows` result is used above, yet both input columns are written.
+        let plan = LogicalPlanBuilder::from(sink).project(vec![col("rows")]).unwrap().build();
+        check(
+            &plan,
+            "Projection: rows\n  Sink: print target=stdout identifier=x\n    TableScan: t projection=[a, c]\n",
+        );
+    }
+
+    #[test]
     fn filter_columns_are_read() {
         let plan = scan("t", &["a", "b", "c"])
             .filter(col("b").gt(lit(1i64)))
