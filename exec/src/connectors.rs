@@ -411,3 +411,72 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
     };
     Some(Duration::from_millis(ms))
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    fn options(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn sizes_parse_in_powers_of_1024() {
+        assert_eq!(parse_size("128mb"), Some(128 << 20));
+        assert_eq!(parse_size("1 GB"), Some(1 << 30));
+        assert_eq!(parse_size("4096"), Some(4096));
+        assert_eq!(parse_size("lots"), None);
+        assert_eq!(parse_size("0"), None);
+    }
+
+    #[test]
+    fn rolling_options_override_flink_defaults() {
+        let r = rolling_spec("t", &options(&[("sink.rolling-policy.max-rows", "10")])).unwrap();
+        assert_eq!(r, RollingSpec::flink_default().with_max_rows(10));
+        let r = rolling_spec(
+            "t",
+            &options(&[
+                ("sink.rolling-policy.file-size", "1kb"),
+                ("sink.rolling-policy.rollover-interval", "2min"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(r.max_bytes, Some(1024));
+        assert_eq!(r.max_age, Some(Duration::from_secs(120)));
+        let err = rolling_spec("t", &options(&[("sink.rolling-policy.max-rows", "-1")])).unwrap_err();
+        assert!(err.to_string().contains("positive integer"), "{err}");
+        let err = rolling_spec("t", &options(&[("sink.partition-commit", "x")])).unwrap_err();
+        assert!(
+            err.to_string().contains("unknown sink option 'sink.partition-commit'"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn files_and_globs_are_not_sink_targets() {
+        let dir = std::env::temp_dir().join(format!("rill-conn-test-{}", std::process::id()));
+        let schema = Arc::new(arrow::datatypes::Schema::empty());
+        let glob = format!("{}/*.parquet", dir.display());
+        let o = options(&[("connector", "filesystem"), ("path", &glob), ("format", "parquet")]);
+        assert_eq!(
+            FilesystemConnector.create_sink("t", Arc::clone(&schema), &o).unwrap(),
+            None
+        );
+        let missing = dir.join("out");
+        let o = options(&[
+            ("connector", "filesystem"),
+            ("path", missing.to_str().unwrap()),
+            ("format", "csv"),
+        ]);
+        let sink = FilesystemConnector.create_sink("t", schema, &o).unwrap();
+        assert!(matches!(
+            sink,
+            Some(SinkSpec::Files {
+                format: FileFormat::Csv,
+                ..
+            })
+        ));
+    }
+}

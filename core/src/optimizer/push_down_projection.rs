@@ -409,7 +409,10 @@ mod tests {
             crate::plan::SinkSpec::print(Some("x".to_string())),
         ));
         // Only the sink's `rows` result is used above, yet both input columns are written.
-        let plan = LogicalPlanBuilder::from(sink).project(vec![col("rows")]).unwrap().build();
+        let plan = LogicalPlanBuilder::from(sink)
+            .project(vec![col("rows")])
+            .unwrap()
+            .build();
         check(
             &plan,
             "Projection: rows\n  Sink: print target=stdout identifier=x\n    TableScan: t projection=[a, c]\n",

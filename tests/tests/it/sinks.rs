@@ -172,6 +172,30 @@ fn sql_insert_into_a_filesystem_table_writes_rolling_parts() {
 }
 
 #[test]
+fn sql_insert_csv_and_json_tables_read_back_through_the_table() {
+    let (env, dir) = with_source(ExecutionMode::Batch);
+    let query = "SELECT v, s, f FROM source WHERE k = 3";
+    let expected = sorted_rows(&env.sql(query).unwrap().collect().unwrap());
+    for format in ["csv", "json"] {
+        let out = dir.path().join(format);
+        env.sql(&format!(
+            "CREATE TABLE out_{format} (v BIGINT, s VARCHAR, f DOUBLE) WITH ('connector' = 'filesystem', \
+             'path' = '{}', 'format' = '{format}', 'sink.rolling-policy.max-rows' = '25')",
+            out.display()
+        ))
+        .unwrap();
+        env.sql(&format!("INSERT INTO out_{format} {query}")).unwrap();
+        assert_committed_parts(&out, format, expected.len().div_ceil(25));
+        let back = env
+            .sql(&format!("SELECT * FROM out_{format}"))
+            .unwrap()
+            .collect()
+            .unwrap();
+        assert_eq!(sorted_rows(&back), expected, "{format}");
+    }
+}
+
+#[test]
 fn sql_insert_into_a_print_table() {
     let (env, _dir) = with_source(ExecutionMode::Batch);
     env.sql("CREATE TABLE p (k BIGINT, s VARCHAR) WITH ('connector' = 'print', 'print-identifier' = 'sql')")
