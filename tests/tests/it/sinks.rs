@@ -327,3 +327,45 @@ fn sql_insert_mismatches_and_bad_options_are_clear_errors() {
     let err = env.sql("INSERT INTO one SELECT * FROM source").unwrap_err().to_string();
     assert!(err.contains("not an in-memory table"), "{err}");
 }
+
+#[test]
+fn datastream_windowed_aggregate_in_streaming_mode_into_files() {
+    use rill_core::datastream::{TumblingEventTimeWindows, WatermarkStrategy};
+    use std::time::Duration;
+
+    let dir = tempfile::tempdir().unwrap();
+    let run = |mode: ExecutionMode| {
+        let env = env(1);
+        env.set_runtime_mode(mode);
+        env.stream_from_batches(events(300))
+            .unwrap()
+            .assign_timestamps_and_watermarks(WatermarkStrategy::for_bounded_out_of_orderness(
+                "ts",
+                Duration::from_secs(1),
+            ))
+            .unwrap()
+            .key_by(vec![rill_core::col("k")])
+            .unwrap()
+            .window(TumblingEventTimeWindows::of(Duration::from_secs(5)))
+            .count()
+            .unwrap()
+    };
+    let expected = sorted_rows(&run(ExecutionMode::Batch).collect().unwrap());
+    let out = dir.path().join("counts");
+    let written = run(ExecutionMode::Streaming)
+        .write_files(&out, FileFormat::Json, RollingSpec::never().with_max_rows(4))
+        .unwrap();
+    assert_eq!(written as usize, expected.len());
+    assert_committed_parts(&out, "json", expected.len().div_ceil(4));
+    let schema = run(ExecutionMode::Batch).collect().unwrap()[0].schema();
+    let options = ReadOptions {
+        schema: Some(schema),
+        ..ReadOptions::default()
+    };
+    let back = env(1)
+        .read_files(FileFormat::Json, out.to_str().unwrap(), &options)
+        .unwrap()
+        .collect()
+        .unwrap();
+    assert_eq!(sorted_rows(&back), expected);
+}
