@@ -223,7 +223,7 @@ pub(crate) fn create_connector_table(env: &ExecutionEnvironment, t: &ConnectorTa
             .collect::<Vec<_>>(),
     ));
     let sink = connector.create_sink(&t.name, Arc::clone(&schema), &t.options)?;
-    if matches!(sink, Some(SinkSpec::Print { .. })) {
+    if let Some(spec @ SinkSpec::Print { .. }) = &sink {
         // Write-only: no source to create.
         if t.watermark.is_some() {
             return Err(RillError::invalid_plan(format!(
@@ -231,14 +231,7 @@ pub(crate) fn create_connector_table(env: &ExecutionEnvironment, t: &ConnectorTa
                 t.name
             )));
         }
-        let table = SinkTable::new(
-            &t.name,
-            schema,
-            None,
-            sink.unwrap_or_else(|| SinkSpec::print(None)),
-            connector,
-            t.options.clone(),
-        );
+        let table = SinkTable::new(&t.name, schema, None, spec.clone(), connector, t.options.clone());
         env.catalog()
             .register(&t.name, CatalogEntry::Table(Arc::new(table)), true)?;
         return Ok(done);
