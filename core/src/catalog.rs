@@ -11,7 +11,7 @@ use arrow::record_batch::RecordBatch;
 
 use crate::error::{Result, RillError};
 use crate::expr::Expr;
-use crate::plan::LogicalPlan;
+use crate::plan::{LogicalPlan, SinkSpec};
 use crate::scalar::ScalarValue;
 
 /// How well a source applies a pushed-down filter.
@@ -104,6 +104,125 @@ pub trait Connector: Send + Sync + Debug {
         schema: SchemaRef,
         options: &BTreeMap<String, String>,
     ) -> Result<Arc<dyn TableSource>>;
+
+    /// Where `INSERT INTO table` writes, if the table is a sink target (`None`, the default:
+    /// INSERT is refused). A [`SinkSpec::Print`] table is write-only: its source is never
+    /// created.
+    ///
+    /// # Errors
+    /// Invalid sink options (name the option and the value).
+    fn create_sink(
+        &self,
+        _table: &str,
+        _schema: SchemaRef,
+        _options: &BTreeMap<String, String>,
+    ) -> Result<Option<SinkSpec>> {
+        Ok(None)
+    }
+}
+
+/// A connector table that `INSERT INTO` can write: the connector's source (none for a
+/// write-only table such as `print`) plus where inserted rows go. Scans go to the inner
+/// source (the physical planner unwraps it); after an INSERT the session reopens the source
+/// with [`SinkTable::reopen`] so that new files are read.
+#[derive(Debug, Clone)]
+pub struct SinkTable {
+    name: String,
+    declared: SchemaRef,
+    source: Option<Arc<dyn TableSource>>,
+    sink: SinkSpec,
+    connector: Arc<dyn Connector>,
+    options: BTreeMap<String, String>,
+}
+
+impl SinkTable {
+    /// Table `name` with the `declared` columns, read through `source` (if readable) and
+    /// written to `sink`; `connector` and `options` made them (for [`SinkTable::reopen`]).
+    pub fn new(
+        name: &str,
+        declared: SchemaRef,
+        source: Option<Arc<dyn TableSource>>,
+        sink: SinkSpec,
+        connector: Arc<dyn Connector>,
+        options: BTreeMap<String, String>,
+    ) -> Self {
+        SinkTable {
+            name: name.to_string(),
+            declared,
+            source,
+            sink,
+            connector,
+            options,
+        }
+    }
+
+    /// The declared columns (what INSERT must provide).
+    pub fn declared_schema(&self) -> &SchemaRef {
+        &self.declared
+    }
+
+    /// The source scans read, `None` for a write-only table.
+    pub fn source(&self) -> Option<&Arc<dyn TableSource>> {
+        self.source.as_ref()
+    }
+
+    /// Where inserted rows go.
+    pub fn sink(&self) -> &SinkSpec {
+        &self.sink
+    }
+
+    /// The same table with its source created anew (to see files written since).
+    ///
+    /// # Errors
+    /// The connector fails to create the source.
+    pub fn reopen(&self) -> Result<SinkTable> {
+        let source = match &self.source {
+            None => None,
+            Some(_) => Some(
+                self.connector
+                    .create_source(&self.name, Arc::clone(&self.declared), &self.options)?,
+            ),
+        };
+        Ok(SinkTable { source, ..self.clone() })
+    }
+}
+
+impl TableSource for SinkTable {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn schema(&self) -> SchemaRef {
+        match &self.source {
+            Some(s) => s.schema(),
+            None => Arc::clone(&self.declared),
+        }
+    }
+
+    fn statistics(&self) -> Statistics {
+        self.source.as_ref().map(|s| s.statistics()).unwrap_or_default()
+    }
+
+    fn filter_pushdown(&self, filter: &Expr) -> FilterPushdown {
+        match &self.source {
+            Some(s) => s.filter_pushdown(filter),
+            None => FilterPushdown::Unsupported,
+        }
+    }
+
+    fn boundedness(&self) -> Boundedness {
+        self.source
+            .as_ref()
+            .map(|s| s.boundedness())
+            .unwrap_or(Boundedness::Bounded)
+    }
+
+    fn describe(&self) -> String {
+        match &self.source {
+            Some(s) => s.describe(),
+            None => format!("write-only ({})", self.sink),
+        }
+    }
 }
 
 /// An in-memory table: batches in partitions (each partition is read by one scan task).

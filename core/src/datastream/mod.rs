@@ -37,6 +37,7 @@
 mod process;
 pub mod state;
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -53,9 +54,12 @@ pub use self::state::{
 };
 use crate::catalog::TableSource;
 use crate::error::{Result, RillError};
-use crate::executor::{BatchIter, ExecutionMode};
+use crate::executor::{BatchIter, ExecutionMode, FileFormat};
 use crate::expr::{col, Column, Expr, SortExpr};
-use crate::plan::{CustomTrigger, LateRows, LogicalPlan, LogicalPlanBuilder, WindowOptions, WindowSpec, WindowTrigger};
+use crate::plan::{
+    CustomTrigger, LateRows, LogicalPlan, LogicalPlanBuilder, PrintBuffer, RollingSpec, SinkSpec, WindowOptions,
+    WindowSpec, WindowTrigger,
+};
 use crate::schema::PlanSchema;
 use crate::session::{DataSet, ExecutionEnvironment};
 
@@ -433,6 +437,99 @@ impl DataStream {
     /// Runs the job and writes newline-delimited JSON, atomically.
     pub fn write_json(&self, path: &str) -> Result<u64> {
         self.data.write_json(path)
+    }
+
+    /// The stream of a sink writing this stream's rows to rolling part files
+    /// `part-<subtask>-<seq>.<ext>` in `dir` (Flink's `sinkTo(FileSink…)`): one part-file
+    /// sequence per subtask, each part written under a hidden `.….inprogress` name and
+    /// renamed when `rolling` rolls it or the input ends. Running the returned stream
+    /// (`collect`, `execute`) writes the files; its rows are one per subtask,
+    /// `(subtask, files, rows)`.
+    ///
+    /// # Examples
+    /// ```no_run
+    /// use rill_core::plan::RollingSpec;
+    /// use rill_core::FileFormat;
+    /// # fn run(stream: rill_core::DataStream) -> rill_core::Result<()> {
+    /// let written = stream.write_files("out/", FileFormat::Parquet, RollingSpec::never().with_max_rows(10_000))?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// None today (the folder is created when the job starts); kept for future checks.
+    pub fn sink_to_files(
+        &self,
+        dir: impl Into<PathBuf>,
+        format: FileFormat,
+        rolling: RollingSpec,
+    ) -> Result<DataStream> {
+        self.sink(SinkSpec::Files {
+            dir: dir.into(),
+            format,
+            rolling,
+        })
+    }
+
+    /// Runs the job of [`DataStream::sink_to_files`] and returns the rows written (over all
+    /// subtasks). For an unbounded stream this returns only when the job ends.
+    ///
+    /// # Errors
+    /// The job fails (unwritable folder, source errors).
+    pub fn write_files(&self, dir: impl Into<PathBuf>, format: FileFormat, rolling: RollingSpec) -> Result<u64> {
+        self.sink_to_files(dir, format, rolling)?.run_sink()
+    }
+
+    /// The stream of a sink printing every row to standard output in Flink's format
+    /// (`subtask> +I[…]`; see `PrintSinkExec`). Run it with `collect` or
+    /// [`DataStream::execute_print`].
+    ///
+    /// # Errors
+    /// None today; kept for future checks.
+    pub fn print(&self) -> Result<DataStream> {
+        self.sink(SinkSpec::print(None))
+    }
+
+    /// Like [`DataStream::print`], with `identifier` in front of every line (`id:subtask> `).
+    ///
+    /// # Errors
+    /// None today; kept for future checks.
+    pub fn print_with_identifier(&self, identifier: &str) -> Result<DataStream> {
+        self.sink(SinkSpec::print(Some(identifier.to_string())))
+    }
+
+    /// Like [`DataStream::print`] into `buffer` instead of standard output (tests, embedding).
+    ///
+    /// # Errors
+    /// None today; kept for future checks.
+    pub fn print_to_buffer(&self, identifier: Option<&str>, buffer: &PrintBuffer) -> Result<DataStream> {
+        self.sink(SinkSpec::Print {
+            identifier: identifier.map(str::to_string),
+            stderr: false,
+            buffer: Some(buffer.clone()),
+        })
+    }
+
+    /// Prints every row to standard output (see [`DataStream::print`]), runs the job and
+    /// returns the rows printed.
+    ///
+    /// # Errors
+    /// The job fails.
+    pub fn execute_print(&self) -> Result<u64> {
+        self.print()?.run_sink()
+    }
+
+    /// The stream of a sink writing this stream's rows to `sink`.
+    ///
+    /// # Errors
+    /// None today; kept for future checks.
+    pub fn sink(&self, sink: SinkSpec) -> Result<DataStream> {
+        let plan = Arc::new(LogicalPlan::sink(Arc::clone(self.plan()), sink));
+        Ok(DataStream::new(self.env().dataset(plan)?))
+    }
+
+    /// Runs a sink stream and sums its result rows' `rows` column.
+    fn run_sink(&self) -> Result<u64> {
+        crate::plan::sink_rows_written(&self.collect()?)
     }
 
     /// The EXPLAIN text; with `analyze`, runs the job and adds per-operator metrics.

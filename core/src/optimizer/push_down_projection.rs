@@ -148,6 +148,7 @@ fn prune(plan: &Arc<LogicalPlan>, req: &[bool]) -> Result<Arc<LogicalPlan>> {
         }
         LogicalPlan::Distinct { input }
         | LogicalPlan::MapBatches { input, .. }
+        | LogicalPlan::Sink { input, .. }
         | LogicalPlan::KeyedProcess { input, .. } => {
             let new_input = prune(input, &all_of(input))?;
             same_or(plan, input, new_input)
@@ -404,6 +405,27 @@ mod tests {
             .build();
         let out = check(&plan, "TableScan: t\n");
         assert_eq!(out.schema().qualifier(0), Some("t"));
+    }
+
+    #[test]
+    fn a_sink_writes_all_its_input_columns() {
+        let input = scan("t", &["a", "b", "c"])
+            .project(vec![col("a"), col("c")])
+            .unwrap()
+            .build();
+        let sink = Arc::new(LogicalPlan::sink(
+            input,
+            crate::plan::SinkSpec::print(Some("x".to_string())),
+        ));
+        // Only the sink's `rows` result is used above, yet both input columns are written.
+        let plan = LogicalPlanBuilder::from(sink)
+            .project(vec![col("rows")])
+            .unwrap()
+            .build();
+        check(
+            &plan,
+            "Projection: rows\n  Sink: print target=stdout identifier=x\n    TableScan: t projection=[a, c]\n",
+        );
     }
 
     #[test]

@@ -76,6 +76,7 @@ pub(crate) fn node_line(plan: &LogicalPlan) -> String {
         }
         LogicalPlan::SubqueryAlias { alias, .. } => format!("SubqueryAlias: {alias}"),
         LogicalPlan::MapBatches { func, .. } => format!("MapBatches: {}", func.name),
+        LogicalPlan::Sink { sink, .. } => format!("Sink: {sink}"),
         LogicalPlan::Window { window_exprs, .. } => format!("Window: {}", list(window_exprs)),
         LogicalPlan::Watermark {
             time_column, watermark, ..

@@ -8,12 +8,14 @@
 
 mod builder;
 mod display;
+mod sink;
 mod streaming;
 
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 pub use builder::LogicalPlanBuilder;
+pub use sink::{sink_result_schema, sink_rows_written, PrintBuffer, RollingSpec, SinkSpec};
 pub use streaming::{
     tumble_start, CustomTrigger, LateRows, TriggerWindow, WindowOptions, WindowSpec, WindowTrigger, WINDOW_COLUMNS,
 };
@@ -309,6 +311,17 @@ pub enum LogicalPlan {
         /// Output schema.
         schema: PlanSchemaRef,
     },
+    /// Writes its input to files or prints it (see [`SinkSpec`]); outputs one row per
+    /// subtask at the end of its input, `(subtask, files, rows)` (see
+    /// [`sink_result_schema`]). Runs with its input's parallelism.
+    Sink {
+        /// Input (all of its columns are written).
+        input: Arc<LogicalPlan>,
+        /// Where the rows go.
+        sink: SinkSpec,
+        /// Output schema ([`sink_result_schema`]).
+        schema: PlanSchemaRef,
+    },
     /// No input rows, or one row with no columns (`SELECT 1`).
     EmptyRelation {
         /// One row?
@@ -334,6 +347,7 @@ impl LogicalPlan {
             | LogicalPlan::WindowTvf { schema, .. }
             | LogicalPlan::KeyedProcess { schema, .. }
             | LogicalPlan::KeyedCoProcess { schema, .. }
+            | LogicalPlan::Sink { schema, .. }
             | LogicalPlan::EmptyRelation { schema, .. } => schema,
             LogicalPlan::Watermark { input, .. }
             | LogicalPlan::Filter { input, .. }
@@ -358,6 +372,7 @@ impl LogicalPlan {
             | LogicalPlan::Watermark { input, .. }
             | LogicalPlan::WindowTvf { input, .. }
             | LogicalPlan::KeyedProcess { input, .. }
+            | LogicalPlan::Sink { input, .. }
             | LogicalPlan::MapBatches { input, .. } => vec![input],
             LogicalPlan::Join { left, right, .. } | LogicalPlan::KeyedCoProcess { left, right, .. } => {
                 vec![left, right]
@@ -395,6 +410,7 @@ impl LogicalPlan {
             | LogicalPlan::Distinct { .. }
             | LogicalPlan::SubqueryAlias { .. }
             | LogicalPlan::MapBatches { .. }
+            | LogicalPlan::Sink { .. }
             | LogicalPlan::EmptyRelation { .. } => vec![],
         }
     }
@@ -527,6 +543,11 @@ impl LogicalPlan {
                     schema: Arc::clone(schema),
                 }
             }
+            LogicalPlan::Sink { sink, schema, .. } => LogicalPlan::Sink {
+                input: next(),
+                sink: sink.clone(),
+                schema: Arc::clone(schema),
+            },
             leaf => leaf.clone(),
         })
     }
@@ -552,6 +573,7 @@ impl LogicalPlan {
             LogicalPlan::WindowTvf { .. } => "WindowTvf",
             LogicalPlan::KeyedProcess { .. } => "KeyedProcess",
             LogicalPlan::KeyedCoProcess { .. } => "KeyedCoProcess",
+            LogicalPlan::Sink { .. } => "Sink",
         }
     }
 
@@ -589,6 +611,15 @@ impl LogicalPlan {
     /// Like [`LogicalPlan::display_indent`] with each node's output schema.
     pub fn display_indent_schema(&self) -> String {
         display::indent(self, true)
+    }
+
+    /// A sink of `input` into `sink` (see [`LogicalPlan::Sink`]).
+    pub fn sink(input: Arc<LogicalPlan>, sink: SinkSpec) -> LogicalPlan {
+        LogicalPlan::Sink {
+            input,
+            sink,
+            schema: Arc::new(PlanSchema::from_arrow(None, sink_result_schema())),
+        }
     }
 
     /// A plan with no rows and the given schema.

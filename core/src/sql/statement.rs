@@ -16,11 +16,11 @@ use super::expr::{object_name, sql_type_to_arrow, unsupported_at};
 use super::planner::QueryPlanner;
 use super::StatementOutput;
 use crate::analyzer::cast_if_needed;
-use crate::catalog::{CatalogEntry, MemTable};
+use crate::catalog::{CatalogEntry, MemTable, SinkTable};
 use crate::error::{Result, RillError};
 use crate::executor::{FileFormat, ReadOptions};
 use crate::expr::Expr;
-use crate::plan::{LogicalPlan, LogicalPlanBuilder};
+use crate::plan::{LogicalPlan, LogicalPlanBuilder, SinkSpec};
 use crate::scalar::ScalarValue;
 use crate::session::ExecutionEnvironment;
 
@@ -547,6 +547,16 @@ fn insert(env: &ExecutionEnvironment, ins: &ast::Insert, s: &Statement) -> Resul
         ast::TableObject::TableName(n) => object_name(n)?,
         _ => return Err(unsupported_at("INSERT INTO a table function", s)),
     };
+    let query = || {
+        ins.source
+            .as_ref()
+            .ok_or_else(|| unsupported_at("INSERT without VALUES or a query", s))
+    };
+    let columns = ins.columns.iter().map(object_name).collect::<Result<Vec<_>>>()?;
+    if let Some(target) = env.catalog().get(&name).and_then(|e| sink_target(&e)) {
+        let plan = QueryPlanner::new(env).plan_query(query()?)?;
+        return insert_into_sink(env, &name, &target, &columns, plan);
+    }
     let Some(CatalogEntry::Table(source)) = env.catalog().get(&name) else {
         return match env.catalog().get(&name) {
             Some(_) => Err(RillError::invalid_argument("INSERT", format!("'{name}' is a view"))),
@@ -559,12 +569,7 @@ fn insert(env: &ExecutionEnvironment, ins: &ast::Insert, s: &Statement) -> Resul
             format!("'{name}' is not an in-memory table (only tables made by CREATE TABLE accept INSERT)"),
         ));
     };
-    let query = ins
-        .source
-        .as_ref()
-        .ok_or_else(|| unsupported_at("INSERT without VALUES or a query", s))?;
-    let plan = QueryPlanner::new(env).plan_query(query)?;
-    let columns = ins.columns.iter().map(object_name).collect::<Result<Vec<_>>>()?;
+    let plan = QueryPlanner::new(env).plan_query(query()?)?;
     let table_schema = source.schema();
     let plan = insert_plan(&name, &table_schema, &columns, plan)?;
     let batches = env.dataset(plan)?.collect()?;
@@ -580,6 +585,55 @@ fn insert(env: &ExecutionEnvironment, ins: &ast::Insert, s: &Statement) -> Resul
     env.catalog()
         .register(&name, CatalogEntry::Table(Arc::new(appended)), true)?;
     Ok(StatementOutput::Done(format!("INSERT {rows}")))
+}
+
+/// The sink table behind a catalog entry: the table itself, or the scan under the
+/// `Watermark` view of a connector table declared with a WATERMARK.
+fn sink_target(entry: &CatalogEntry) -> Option<SinkTable> {
+    let source = match entry {
+        CatalogEntry::Table(t) => Arc::clone(t),
+        CatalogEntry::View(plan) => match plan.as_ref() {
+            LogicalPlan::Watermark { input, .. } => match input.as_ref() {
+                LogicalPlan::TableScan(scan) => Arc::clone(&scan.source),
+                _ => return None,
+            },
+            _ => return None,
+        },
+    };
+    source.as_any().downcast_ref::<SinkTable>().cloned()
+}
+
+/// `INSERT INTO` a connector table: the query's columns cast to the declared ones (as for
+/// in-memory tables), written through a `Sink` node; then the table's source is reopened so
+/// that reads see the new files.
+fn insert_into_sink(
+    env: &ExecutionEnvironment,
+    name: &str,
+    target: &SinkTable,
+    columns: &[String],
+    query: Arc<LogicalPlan>,
+) -> Result<StatementOutput> {
+    let plan = insert_plan(name, target.declared_schema(), columns, query)?;
+    let plan = Arc::new(LogicalPlan::sink(plan, target.sink().clone()));
+    let batches = env.dataset(plan)?.collect()?;
+    let rows = crate::plan::sink_rows_written(&batches)?;
+    if let SinkSpec::Files { .. } = target.sink() {
+        reopen_sink_table(env, name, target)?;
+    }
+    Ok(StatementOutput::Done(format!("INSERT {rows}")))
+}
+
+/// Registers `name` again over a freshly opened source, keeping its WATERMARK view.
+fn reopen_sink_table(env: &ExecutionEnvironment, name: &str, target: &SinkTable) -> Result<()> {
+    let fresh: Arc<dyn crate::catalog::TableSource> = Arc::new(target.reopen()?);
+    let entry = match env.catalog().get(name) {
+        Some(CatalogEntry::View(plan)) => {
+            let scan = LogicalPlanBuilder::scan(name, fresh, None)?.build();
+            CatalogEntry::View(Arc::new(plan.with_new_inputs(vec![scan])?))
+        }
+        _ => CatalogEntry::Table(fresh),
+    };
+    env.catalog().register(name, entry, true)
 }
 
 /// The settings `SET key = value` changes.

@@ -21,10 +21,10 @@ use sqlparser::tokenizer::{Token, TokenWithSpan};
 
 use super::expr::{sql_to_expr, sql_type_to_arrow, ExprContext};
 use super::StatementOutput;
-use crate::catalog::CatalogEntry;
+use crate::catalog::{CatalogEntry, SinkTable};
 use crate::error::{Result, RillError};
 use crate::expr::{Column, Expr};
-use crate::plan::LogicalPlanBuilder;
+use crate::plan::{LogicalPlanBuilder, SinkSpec};
 use crate::scalar::ScalarValue;
 use crate::schema::PlanSchema;
 use crate::session::ExecutionEnvironment;
@@ -222,7 +222,21 @@ pub(crate) fn create_connector_table(env: &ExecutionEnvironment, t: &ConnectorTa
             .map(|(n, ty, null)| arrow::datatypes::Field::new(n, ty.clone(), *null))
             .collect::<Vec<_>>(),
     ));
-    let source = connector.create_source(&t.name, Arc::clone(&schema), &t.options)?;
+    let sink = connector.create_sink(&t.name, Arc::clone(&schema), &t.options)?;
+    if let Some(spec @ SinkSpec::Print { .. }) = &sink {
+        // Write-only: no source to create.
+        if t.watermark.is_some() {
+            return Err(RillError::invalid_plan(format!(
+                "table {}: a WATERMARK needs a readable table, and connector '{connector_name}' is write-only",
+                t.name
+            )));
+        }
+        let table = SinkTable::new(&t.name, schema, None, spec.clone(), connector, t.options.clone());
+        env.catalog()
+            .register(&t.name, CatalogEntry::Table(Arc::new(table)), true)?;
+        return Ok(done);
+    }
+    let mut source = connector.create_source(&t.name, Arc::clone(&schema), &t.options)?;
     let got = source.schema();
     for f in schema.fields() {
         match got.fields().iter().find(|g| g.name() == f.name()) {
@@ -243,6 +257,16 @@ pub(crate) fn create_connector_table(env: &ExecutionEnvironment, t: &ConnectorTa
                 })
             }
         }
+    }
+    if let Some(sink) = sink {
+        source = Arc::new(SinkTable::new(
+            &t.name,
+            schema,
+            Some(source),
+            sink,
+            connector,
+            t.options.clone(),
+        ));
     }
     let entry = match &t.watermark {
         None => CatalogEntry::Table(source),

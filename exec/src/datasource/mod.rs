@@ -111,6 +111,16 @@ pub fn create_scan(
             batch_size,
         )?));
     }
+    if let Some(t) = any.downcast_ref::<rill_core::catalog::SinkTable>() {
+        // A sink target: scan its source; write-only tables (print) cannot be read.
+        return match t.source() {
+            Some(inner) => create_scan(inner, projection, filters, fetch, parallelism, batch_size),
+            None => Err(ExecError::Core(rill_core::RillError::unsupported(format!(
+                "reading the write-only table ({})",
+                t.sink()
+            )))),
+        };
+    }
     if let Some(t) = any.downcast_ref::<MemTable>() {
         let exec = MemoryExec::try_new(
             t.partitions().to_vec(),

@@ -112,6 +112,17 @@ impl RollingPolicy {
     }
 }
 
+impl From<rill_core::plan::RollingSpec> for RollingPolicy {
+    /// The policy of a logical sink's rolling limits (the same fields).
+    fn from(spec: rill_core::plan::RollingSpec) -> Self {
+        RollingPolicy {
+            max_rows: spec.max_rows.map(|r| r.max(1)),
+            max_bytes: spec.max_bytes.map(|b| b.max(1)),
+            max_age: spec.max_age,
+        }
+    }
+}
+
 /// The output schema of the sinks: `(subtask: UInt32, files: UInt64, rows: UInt64)`.
 pub fn sink_result_schema() -> SchemaRef {
     Arc::new(Schema::new(vec![

@@ -39,7 +39,7 @@ use std::sync::Arc;
 use arrow::array::{ArrayRef, RecordBatch, RecordBatchOptions};
 use arrow::datatypes::{Schema, SchemaRef};
 use rill_core::expr::{Expr, SortExpr};
-use rill_core::plan::{LogicalPlan, WindowSpec};
+use rill_core::plan::{LogicalPlan, SinkSpec, WindowSpec};
 use rill_core::{JoinType, PlanSchema, SessionConfig};
 
 use crate::datasource::{create_scan, MemoryExec};
@@ -47,6 +47,7 @@ use crate::error::{ExecError, Result};
 use crate::exec_internal;
 use crate::expressions::create_physical_expr;
 use crate::operators::aggregate::{AggregateCall, AggregateMode, HashAggregateExec};
+use crate::operators::file_sink::{FileSinkExec, RollingPolicy};
 use crate::operators::filter::FilterExec;
 use crate::operators::hash_join::{HashJoinExec, PartitionMode};
 use crate::operators::keyed_co_process::KeyedCoProcessExec;
@@ -54,6 +55,7 @@ use crate::operators::keyed_process::KeyedProcessExec;
 use crate::operators::limit::LimitExec;
 use crate::operators::map_batches::MapBatchesExec;
 use crate::operators::merge::SortPreservingMergeExec;
+use crate::operators::print_sink::{PrintSinkExec, PrintTarget};
 use crate::operators::projection::ProjectionExec;
 use crate::operators::session_window::SessionWindowExec;
 use crate::operators::sort::SortExec;
@@ -174,6 +176,31 @@ fn window_options(plan: &LogicalPlan) -> Option<rill_core::plan::WindowOptions> 
         | LogicalPlan::SubqueryAlias { input, .. }
         | LogicalPlan::Watermark { input, .. } => window_options(input),
         _ => None,
+    }
+}
+
+/// The sink operator of `sink` over `input`.
+fn create_sink(input: Arc<dyn ExecutionPlan>, sink: &SinkSpec) -> Arc<dyn ExecutionPlan> {
+    match sink {
+        SinkSpec::Files { dir, format, rolling } => {
+            Arc::new(FileSinkExec::new(input, dir.clone(), *format).with_rolling_policy(RollingPolicy::from(*rolling)))
+        }
+        SinkSpec::Print {
+            identifier,
+            stderr,
+            buffer,
+        } => {
+            let target = match (buffer, stderr) {
+                (Some(b), _) => PrintTarget::Buffer(Arc::clone(&b.0)),
+                (None, true) => PrintTarget::Stderr,
+                (None, false) => PrintTarget::Stdout,
+            };
+            let exec = PrintSinkExec::new(input).with_target(target);
+            Arc::new(match identifier {
+                Some(id) => exec.with_identifier(id.clone()),
+                None => exec,
+            })
+        }
     }
 }
 
@@ -414,6 +441,11 @@ impl Planner<'_> {
                     func.clone(),
                     Arc::clone(schema.arrow_schema()),
                 )?))
+            }
+            LogicalPlan::Sink { input, sink, .. } => {
+                // Same parallelism as the input: one part-file sequence per subtask.
+                let child = self.plan(input)?;
+                Ok(create_sink(child, sink))
             }
         }
     }

@@ -10,6 +10,7 @@ mod dataset_api;
 mod datastream_api;
 mod nexmark;
 mod runtime;
+mod sinks;
 mod slt;
 mod streaming;
 mod tpch;
