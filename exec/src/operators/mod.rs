@@ -2,6 +2,7 @@
 //! node (`FooExec`, implementing [`crate::plan::ExecutionPlan`]) and its runtime operator.
 
 pub mod aggregate;
+pub mod changelog_aggregate;
 pub(crate) mod event_time;
 pub mod file_sink;
 pub mod filter;

@@ -47,6 +47,7 @@ use crate::error::{ExecError, Result};
 use crate::exec_internal;
 use crate::expressions::create_physical_expr;
 use crate::operators::aggregate::{AggregateCall, AggregateMode, HashAggregateExec};
+use crate::operators::changelog_aggregate::{is_changelog, ChangelogAggregateExec, ROW_KIND};
 use crate::operators::file_sink::{FileSinkExec, RollingPolicy};
 use crate::operators::filter::FilterExec;
 use crate::operators::hash_join::{HashJoinExec, PartitionMode};
@@ -214,6 +215,28 @@ impl Planner<'_> {
     }
 
     fn plan(&self, plan: &LogicalPlan) -> Result<Arc<dyn ExecutionPlan>> {
+        let node = self.plan_node(plan)?;
+        // An updating (changelog) input may only be projected, filtered, exchanged or
+        // written; anything else would treat retractions as rows.
+        let allowed = matches!(
+            node.name(),
+            "ProjectionExec"
+                | "FilterExec"
+                | "ExchangeExec"
+                | "FileSinkExec"
+                | "PrintSinkExec"
+                | "ChangelogAggregateExec"
+        );
+        if !allowed && node.children().iter().any(|c| is_changelog(&c.schema())) {
+            return Err(ExecError::Core(rill_core::RillError::unsupported(format!(
+                "{} over an updating result (a GROUP BY without a window on a stream emits a changelog; only projections, filters and sinks may consume it)",
+                plan.name()
+            ))));
+        }
+        Ok(node)
+    }
+
+    fn plan_node(&self, plan: &LogicalPlan) -> Result<Arc<dyn ExecutionPlan>> {
         match plan {
             LogicalPlan::TableScan(scan) => create_scan(
                 &scan.source,
@@ -225,11 +248,17 @@ impl Planner<'_> {
             ),
             LogicalPlan::Projection { input, exprs, schema } => {
                 let child = self.plan(input)?;
-                let exprs = exprs
+                let mut exprs = exprs
                     .iter()
                     .zip(schema.fields())
                     .map(|(e, f)| Ok((create_physical_expr(e, input.schema())?, f.name().clone())))
                     .collect::<Result<Vec<_>>>()?;
+                let child_schema = child.schema();
+                if is_changelog(&child_schema) {
+                    // The row kind rides along at the end of every projection of a changelog.
+                    let last = child_schema.fields().len() - 1;
+                    exprs.push((ColumnExpr::from_schema(&child_schema, last)?, ROW_KIND.to_string()));
+                }
                 Ok(Arc::new(ProjectionExec::try_new(exprs, child)?))
             }
             LogicalPlan::Filter { input, predicate } => {
@@ -532,8 +561,20 @@ impl Planner<'_> {
                     .is_some_and(|i| ends.get(i).copied().unwrap_or(false)),
                 _ => false,
             });
-            if key.is_none() {
-                self.refuse_unbounded(input, "GROUP BY without window_end (an updating aggregate)")?;
+            if key.is_none() && !input.is_bounded() {
+                if has_distinct {
+                    self.refuse_unbounded(input, "a DISTINCT aggregate without a window")?;
+                } else {
+                    // An updating aggregate: its result is a changelog.
+                    let routed = if keyless {
+                        exchange(child, Partitioning::Single, 1)
+                    } else {
+                        let keys = group_by.iter().map(|(e, _)| Arc::clone(e)).collect();
+                        exchange(child, Partitioning::Hash(keys), self.partitions())
+                    };
+                    let partial = HashAggregateExec::try_new(AggregateMode::Partial, group_by, calls, routed)?;
+                    return Ok(Arc::new(ChangelogAggregateExec::try_new(Arc::new(partial))?));
+                }
             }
             key
         } else {

@@ -240,7 +240,7 @@ fn a_socket_table_streams_lines_through_sql_until_the_peer_closes() {
     assert!(rows.iter().all(|r| r.starts_with("WORD1 ")), "{rows:?}");
     // Blocking operators on an unbounded table are refused, not left to hang.
     let err = e
-        .sql("SELECT count(*) FROM lines")
+        .sql("SELECT line FROM lines ORDER BY line")
         .and_then(|d| d.collect())
         .unwrap_err()
         .to_string();
@@ -523,4 +523,69 @@ fn join_state_past_the_memory_limit_is_a_clear_error() {
     assert!(!run(&e, windowed).is_empty());
     let err = e.sql("SET 'memory.limit' = 'lots'").unwrap_err().to_string();
     assert!(err.contains("memory.limit"), "{err}");
+}
+
+/// A GROUP BY without a window over an unbounded table emits a changelog (`row_kind` +I,
+/// -U, +U); applied in order it gives the batch result, and only projections, filters and
+/// sinks may consume it.
+#[test]
+fn a_grouped_aggregate_over_a_stream_emits_a_changelog() {
+    use std::io::Write;
+    let serve = |n: usize| {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = std::thread::spawn(move || {
+            if let Ok((mut conn, _)) = listener.accept() {
+                for i in 0..n {
+                    let _ = writeln!(conn, "w{} {}", i % 3, i);
+                }
+            }
+        });
+        (port, server)
+    };
+    let (port, server) = serve(600);
+    let e = env(2, ExecutionMode::Auto);
+    e.sql(&format!(
+        "CREATE TABLE lines (line VARCHAR) WITH ('connector' = 'socket', 'hostname' = '127.0.0.1', 'port' = '{port}')"
+    ))
+    .unwrap();
+    let out = e
+        .sql(
+            "SELECT substr(line, 1, 2) AS w, count(*) AS n, sum(CAST(substr(line, 4) AS BIGINT)) AS s \
+             FROM lines GROUP BY substr(line, 1, 2)",
+        )
+        .unwrap()
+        .collect()
+        .unwrap();
+    server.join().unwrap();
+    let mut table = std::collections::BTreeMap::new();
+    let mut kinds = std::collections::BTreeSet::new();
+    for row in crate::common::rows(&out) {
+        let parts: Vec<&str> = row.split('|').collect();
+        assert_eq!(parts.len(), 4, "{row}");
+        let (key, value, kind) = (parts[0].to_string(), format!("{}|{}", parts[1], parts[2]), parts[3]);
+        kinds.insert(kind.to_string());
+        match kind {
+            "-U" => assert_eq!(table.remove(&key), Some(value), "retraction of {row}"),
+            "+I" | "+U" => assert!(table.insert(key, value).is_none(), "{row}"),
+            other => panic!("row kind {other}"),
+        }
+    }
+    let mut expected = std::collections::BTreeMap::new();
+    for r in 0..3usize {
+        let vals: Vec<usize> = (0..600).filter(|i| i % 3 == r).collect();
+        expected.insert(
+            format!("w{r}"),
+            format!("{}|{}", vals.len(), vals.iter().sum::<usize>()),
+        );
+    }
+    assert_eq!(table, expected);
+    assert!(kinds.contains("+I"), "{kinds:?}");
+    // ORDER BY over the changelog is refused at planning time (nothing connects).
+    let err = e
+        .sql("SELECT n FROM (SELECT line, count(*) AS n FROM lines GROUP BY line) t ORDER BY n")
+        .and_then(|d| d.collect())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("updating result") || err.contains("unbounded"), "{err}");
 }

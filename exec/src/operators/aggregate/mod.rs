@@ -39,6 +39,8 @@ pub enum AggregateMode {
     Final,
     /// Raw rows to final values in one step.
     Single,
+    /// Partial states to merged partial states (the changelog aggregate's state updates).
+    PartialMerge,
 }
 
 /// One aggregate of a [`HashAggregateExec`].
@@ -160,7 +162,7 @@ impl HashAggregateExec {
             // Fails early on unsupported argument types.
             create_accumulator(call.func, arg_types.first(), call.distinct, &call.name)?;
             state_fields.extend(call.state_fields());
-            if mode != AggregateMode::Partial {
+            if !matches!(mode, AggregateMode::Partial | AggregateMode::PartialMerge) {
                 fields.push(Field::new(
                     call.name.clone(),
                     call.return_type.clone(),
@@ -168,10 +170,10 @@ impl HashAggregateExec {
                 ));
             }
         }
-        if mode == AggregateMode::Partial {
+        if matches!(mode, AggregateMode::Partial | AggregateMode::PartialMerge) {
             fields.extend(state_fields.iter().cloned());
         }
-        if mode == AggregateMode::Final {
+        if matches!(mode, AggregateMode::Final | AggregateMode::PartialMerge) {
             let input_schema = input.schema();
             let actual: Vec<&DataType> = input_schema
                 .fields()
@@ -194,6 +196,16 @@ impl HashAggregateExec {
             input,
             schema: Arc::new(Schema::new(fields)),
         })
+    }
+
+    /// The PartialMerge aggregate over this Partial aggregate's output: merges states and
+    /// emits merged states (`input` must carry the partial output's columns).
+    ///
+    /// # Errors
+    /// When `partial` is not a `Partial` aggregate.
+    pub fn merge_for(partial: &HashAggregateExec, input: Arc<dyn ExecutionPlan>) -> Result<Self> {
+        let f = Self::final_for(partial, input)?;
+        HashAggregateExec::try_new(AggregateMode::PartialMerge, f.group_by, f.aggregates, f.input)
     }
 
     /// The Final aggregate that consumes this Partial aggregate's output (after a hash
@@ -392,7 +404,7 @@ impl Operator for HashAggregateOperator {
         let num_groups = self.groups.len();
         for agg in &mut self.aggs {
             match self.mode {
-                AggregateMode::Final => {
+                AggregateMode::Final | AggregateMode::PartialMerge => {
                     let end = agg.state_start + agg.state_len;
                     let states = batch.columns().get(agg.state_start..end).ok_or_else(|| {
                         exec_internal!("{}: missing state columns in final aggregate input", agg.name)
@@ -408,12 +420,13 @@ impl Operator for HashAggregateOperator {
     fn on_end(&mut self, ctx: &mut OperatorContext, out: &mut Output) -> Result<()> {
         let global = self.group_exprs.is_empty();
         let mut num_groups = self.groups.len();
-        if global && self.mode != AggregateMode::Partial {
+        let states_out = matches!(self.mode, AggregateMode::Partial | AggregateMode::PartialMerge);
+        if global && !states_out {
             num_groups = 1;
         }
         let mut cols = self.groups.emit()?;
         for agg in &mut self.aggs {
-            if self.mode == AggregateMode::Partial {
+            if states_out {
                 cols.extend(agg.acc.state(num_groups)?);
             } else {
                 cols.push(agg.acc.evaluate(num_groups)?);
