@@ -140,6 +140,11 @@ impl ExecutionPlan for ChangelogAggregateExec {
     }
 }
 
+/// A group key in Arrow's row format.
+type EncodedKey = Box<[u8]>;
+/// Where a group's current state is: (chunk, row).
+type Location = (u32, u32);
+
 struct ChangelogAggregateOperator {
     partial: Arc<HashAggregateExec>,
     merge: Arc<HashAggregateExec>,
@@ -151,7 +156,7 @@ struct ChangelogAggregateOperator {
     /// Batches of (keys, states); a group's current state is one row of one chunk.
     chunks: Vec<RecordBatch>,
     /// Encoded key → (chunk, row) of its current state.
-    live: HashMap<Box<[u8]>, (u32, u32)>,
+    live: HashMap<EncodedKey, Location>,
     chunk_rows: usize,
     reservation: Option<crate::memory::MemoryReservation>,
 }
@@ -199,7 +204,7 @@ impl ChangelogAggregateOperator {
 
     /// Rewrites the store as one chunk of the live states.
     fn compact(&mut self) -> Result<()> {
-        let mut entries: Vec<(Box<[u8]>, (u32, u32))> = self.live.drain().collect();
+        let mut entries: Vec<(EncodedKey, Location)> = self.live.drain().collect();
         entries.sort_by_key(|(_, loc)| *loc);
         let idx: Vec<(usize, usize)> = entries.iter().map(|(_, (c, r))| (*c as usize, *r as usize)).collect();
         let chunk = interleave_batches(&self.state_schema, &self.chunks, &idx)?;
