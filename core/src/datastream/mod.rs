@@ -348,6 +348,151 @@ impl DataStream {
         })
     }
 
+    /// The stream's event-time column, or an error naming `what` needs it.
+    fn event_time_for(&self, what: &str) -> Result<String> {
+        self.time_column.clone().ok_or_else(|| {
+            RillError::invalid_argument(
+                what,
+                "both streams need event time: call assign_timestamps_and_watermarks first",
+            )
+        })
+    }
+
+    /// A window join: pairs of rows of `self` and `other` with equal keys in the same window
+    /// (tumbling or sliding), as Flink's `join(..).where(..).equalTo(..).window(..)`. The
+    /// result has `self`'s columns qualified `left`, then `other`'s qualified `right`, each
+    /// with its `window_start`, `window_end` and `window_time`. In streaming mode the join's
+    /// state is freed as windows pass.
+    ///
+    /// # Errors
+    /// A stream without event time, keys of different counts, or a session/global assigner.
+    pub fn window_join(
+        &self,
+        other: &DataStream,
+        left_keys: Vec<Expr>,
+        right_keys: Vec<Expr>,
+        assigner: WindowAssigner,
+    ) -> Result<DataStream> {
+        let spec = match assigner {
+            WindowAssigner::Tumbling { size, offset } => WindowSpec::Tumble { size, offset },
+            WindowAssigner::Sliding { size, slide } => WindowSpec::Hop { slide, size },
+            other => {
+                return Err(RillError::invalid_argument(
+                    "window_join",
+                    format!("window joins take tumbling or sliding windows, not {other:?}"),
+                ))
+            }
+        };
+        if left_keys.len() != right_keys.len() || left_keys.is_empty() {
+            return Err(RillError::invalid_argument(
+                "window_join",
+                "the same number (at least one) of keys on both sides is needed",
+            ));
+        }
+        let side = |s: &DataStream, alias: &str| -> Result<Arc<LogicalPlan>> {
+            let time = Column::from_qualified_name(&s.event_time_for("window_join")?);
+            Ok(LogicalPlanBuilder::from(Arc::clone(s.plan()))
+                .window_tvf(spec.clone(), &time)?
+                .alias(alias)?
+                .build())
+        };
+        let (left, right) = (side(self, "left")?, side(other, "right")?);
+        let qualify = |keys: Vec<Expr>, alias: &str| -> Vec<Expr> {
+            keys.into_iter()
+                .map(|k| match k {
+                    Expr::Column(c) if c.relation.is_none() => Expr::Column(Column::new(Some(alias), c.name)),
+                    other => other,
+                })
+                .collect()
+        };
+        let mut on: Vec<(Expr, Expr)> = qualify(left_keys, "left")
+            .into_iter()
+            .zip(qualify(right_keys, "right"))
+            .collect();
+        for w in ["window_start", "window_end"] {
+            on.push((
+                Expr::Column(Column::new(Some("left"), w)),
+                Expr::Column(Column::new(Some("right"), w)),
+            ));
+        }
+        let plan = LogicalPlanBuilder::from(left)
+            .join(right, crate::plan::JoinType::Inner, on, None)?
+            .build();
+        Ok(DataStream {
+            data: self.env().dataset(plan)?,
+            time_column: None,
+        })
+    }
+
+    /// An interval join: pairs of rows with equal keys where `other`'s event time lies in
+    /// `[self's time + lower, self's time + upper]` (milliseconds, either may be negative), as
+    /// Flink's `intervalJoin(..).between(lower, upper)`. The result has `self`'s columns
+    /// qualified `left` and `other`'s qualified `right`. In streaming mode both sides' state
+    /// is freed as the watermark passes the interval.
+    ///
+    /// # Errors
+    /// A stream without event time, `lower > upper`, or keys of different counts.
+    pub fn interval_join(
+        &self,
+        other: &DataStream,
+        left_keys: Vec<Expr>,
+        right_keys: Vec<Expr>,
+        lower_ms: i64,
+        upper_ms: i64,
+    ) -> Result<DataStream> {
+        if lower_ms > upper_ms {
+            return Err(RillError::invalid_argument(
+                "interval_join",
+                format!("the lower bound {lower_ms} ms is above the upper bound {upper_ms} ms"),
+            ));
+        }
+        if left_keys.len() != right_keys.len() || left_keys.is_empty() {
+            return Err(RillError::invalid_argument(
+                "interval_join",
+                "the same number (at least one) of keys on both sides is needed",
+            ));
+        }
+        let (lt, rt) = (
+            self.event_time_for("interval_join")?,
+            other.event_time_for("interval_join")?,
+        );
+        let left = LogicalPlanBuilder::from(Arc::clone(self.plan())).alias("left")?.build();
+        let right = LogicalPlanBuilder::from(Arc::clone(other.plan()))
+            .alias("right")?
+            .build();
+        let qualify = |keys: Vec<Expr>, alias: &str| -> Vec<Expr> {
+            keys.into_iter()
+                .map(|k| match k {
+                    Expr::Column(c) if c.relation.is_none() => Expr::Column(Column::new(Some(alias), c.name)),
+                    other => other,
+                })
+                .collect()
+        };
+        let on: Vec<(Expr, Expr)> = qualify(left_keys, "left")
+            .into_iter()
+            .zip(qualify(right_keys, "right"))
+            .collect();
+        let interval = |ms: i64| {
+            Expr::Literal(crate::scalar::ScalarValue::IntervalMonthDayNano(Some(
+                arrow::datatypes::IntervalMonthDayNano::new(0, 0, ms.saturating_mul(1_000_000)),
+            )))
+        };
+        let name = |c: &str| Column::from_qualified_name(c).name;
+        let l_time = Expr::Column(Column::new(Some("left"), name(&lt)));
+        let r_time = Expr::Column(Column::new(Some("right"), name(&rt)));
+        let filter = r_time
+            .clone()
+            .gt_eq(l_time.clone().add(interval(lower_ms)))
+            .and(r_time.lt_eq(l_time.add(interval(upper_ms))));
+        let plan = LogicalPlanBuilder::from(left)
+            .join(right, crate::plan::JoinType::Inner, on, Some(filter))?
+            .build();
+        Ok(DataStream {
+            data: self.env().dataset(plan)?,
+            time_column: None,
+        })
+    }
+
     /// Partitions the stream by `keys` for keyed windows, aggregates and process functions.
     ///
     /// # Errors

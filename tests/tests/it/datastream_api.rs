@@ -868,3 +868,105 @@ fn generator_windows_written_to_parquet_equal_the_batch_result() {
     );
     assert_eq!(back, expected);
 }
+
+/// Window and interval joins of two streams: the same pairs in batch and streaming mode (at
+/// 1 and 3 partitions), state freed by watermarks in streaming mode, and a hand-checked case.
+#[test]
+fn window_and_interval_joins_of_two_streams() {
+    let half = |keep: i64| -> Vec<RecordBatch> {
+        events(600)
+            .into_iter()
+            .map(|b| {
+                let v = b.column(1).as_primitive::<Int64Type>();
+                let mask: arrow::array::BooleanArray = v.iter().map(|x| x.map(|x| x % 2 == keep)).collect();
+                arrow::compute::filter_record_batch(&b, &mask).unwrap()
+            })
+            .collect()
+    };
+    let window = |e: &ExecutionEnvironment| {
+        let a = stream(e, half(0), 1_000);
+        let b = stream(e, half(1), 1_000);
+        a.window_join(
+            &b,
+            vec![col("k")],
+            vec![col("k")],
+            TumblingEventTimeWindows::of(Duration::from_secs(5)),
+        )
+        .unwrap()
+        .map(vec![
+            rill_core::Expr::Column(rill_core::Column::new(Some("left"), "v")),
+            rill_core::Expr::Column(rill_core::Column::new(Some("right"), "v")).alias("rv"),
+        ])
+        .unwrap()
+    };
+    let interval = |e: &ExecutionEnvironment| {
+        let a = stream(e, half(0), 1_000);
+        let b = stream(e, half(1), 1_000);
+        a.interval_join(&b, vec![col("k")], vec![col("k")], -500, 1_500)
+            .unwrap()
+            .map(vec![
+                rill_core::Expr::Column(rill_core::Column::new(Some("left"), "v")),
+                rill_core::Expr::Column(rill_core::Column::new(Some("right"), "v")).alias("rv"),
+            ])
+            .unwrap()
+    };
+    for (name, build, marker) in [
+        (
+            "window",
+            &window as &dyn Fn(&ExecutionEnvironment) -> DataStream,
+            "state_by_window_end",
+        ),
+        ("interval", &interval, "interval="),
+    ] {
+        let expected = sorted_rows(&build(&env(2, ExecutionMode::Batch)).collect().unwrap());
+        assert!(expected.len() > 10, "{name}: {}", expected.len());
+        for partitions in [1, 3] {
+            let s = build(&env(partitions, ExecutionMode::Streaming));
+            let plan = s.explain(false).unwrap();
+            assert!(
+                plan.contains("SymmetricHashJoinExec") && plan.contains(marker),
+                "{name}: {plan}"
+            );
+            assert_eq!(
+                sorted_rows(&s.collect().unwrap()),
+                expected,
+                "{name}, {partitions} partitions"
+            );
+        }
+    }
+    // Hand-checked: key 1 at 1 s and 6 s on the left, 2 s and 4 s on the right.
+    let e = env(1, ExecutionMode::Streaming);
+    let l = stream(&e, vec![batch(&[(1, 10, 1_000), (1, 11, 6_000)])], 100);
+    let r = stream(&e, vec![batch(&[(1, 20, 2_000), (1, 21, 4_000), (2, 22, 2_000)])], 100);
+    let pick = |d: DataStream| {
+        let out = d
+            .map(vec![
+                rill_core::Expr::Column(rill_core::Column::new(Some("left"), "v")),
+                rill_core::Expr::Column(rill_core::Column::new(Some("right"), "v")).alias("rv"),
+            ])
+            .unwrap()
+            .collect()
+            .unwrap();
+        sorted_rows(&out)
+    };
+    // [0, 5 s) holds 10 with 20 and 21; 11 (at 6 s) has no partner in [5 s, 10 s).
+    let w = l
+        .window_join(
+            &r,
+            vec![col("k")],
+            vec![col("k")],
+            TumblingEventTimeWindows::of(Duration::from_secs(5)),
+        )
+        .unwrap();
+    assert_eq!(pick(w), vec!["10|20", "10|21"]);
+    // right.ts in [left.ts - 1 s, left.ts + 1 s]: 10 (1 s) with 20 (2 s); 11 (6 s) with none.
+    let i = l
+        .interval_join(&r, vec![col("k")], vec![col("k")], -1_000, 1_000)
+        .unwrap();
+    assert_eq!(pick(i), vec!["10|20"]);
+    let err = l
+        .interval_join(&r, vec![col("k")], vec![col("k")], 5, 1)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("lower bound"), "{err}");
+}
