@@ -19,7 +19,10 @@ use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, UInt32Array};
 use arrow::compute::{filter_record_batch, take, take_record_batch};
-use arrow::datatypes::{Schema, SchemaRef, TimeUnit};
+use arrow::datatypes::{Field, Schema, SchemaRef, TimeUnit};
+use rill_core::JoinType;
+
+use super::changelog_aggregate::row_kind_field;
 use arrow::record_batch::RecordBatch;
 use arrow::row::{RowConverter, Rows, SortField};
 use rill_core::time::Watermark;
@@ -57,6 +60,9 @@ pub struct SymmetricHashJoinExec {
     filter: Option<Arc<dyn PhysicalExpr>>,
     window_key: Option<usize>,
     interval: Option<IntervalBounds>,
+    join_type: JoinType,
+    /// Left then right fields (the padded side nullable for outer joins).
+    pair_schema: SchemaRef,
     schema: SchemaRef,
 }
 
@@ -114,8 +120,43 @@ impl SymmetricHashJoinExec {
             filter,
             window_key,
             interval: None,
+            join_type: JoinType::Inner,
+            pair_schema: Arc::new(Schema::new(fields.clone())),
             schema: Arc::new(Schema::new(fields)),
         })
+    }
+
+    /// Makes it a left, right or full outer join. Its output is then a changelog: rows of the
+    /// outer side(s) without a match are emitted padded with NULLs (`+I`) and withdrawn (`-D`)
+    /// when their first match arrives, followed by the joined row (`+I`); a trailing
+    /// `row_kind` column says which.
+    ///
+    /// # Errors
+    /// Semi and anti joins (not supported on streams).
+    pub fn with_join_type(mut self, join_type: JoinType) -> Result<Self> {
+        let (l_null, r_null) = match join_type {
+            JoinType::Inner => (false, false),
+            JoinType::Left => (false, true),
+            JoinType::Right => (true, false),
+            JoinType::Full => (true, true),
+            other => return Err(exec_internal!("{other} joins of streams are not supported")),
+        };
+        let nullable = |f: &Arc<Field>, yes: bool| Arc::new(f.as_ref().clone().with_nullable(f.is_nullable() || yes));
+        let mut fields: Vec<Arc<Field>> = self
+            .left
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| nullable(f, l_null))
+            .collect();
+        fields.extend(self.right.schema().fields().iter().map(|f| nullable(f, r_null)));
+        self.pair_schema = Arc::new(Schema::new(fields.clone()));
+        if join_type != JoinType::Inner {
+            fields.push(Arc::new(row_kind_field()));
+        }
+        self.schema = Arc::new(Schema::new(fields));
+        self.join_type = join_type;
+        Ok(self)
     }
 
     /// Makes it an interval join: state is bucketed by event time and freed by watermarks
@@ -150,7 +191,10 @@ impl ExecutionPlan for SymmetricHashJoinExec {
 
     fn describe(&self) -> String {
         let keys: Vec<String> = self.on.iter().map(|(l, r)| format!("{l} = {r}")).collect();
-        let mut s = format!("type=Inner, on=[{}]", keys.join(", "));
+        let mut s = format!("type={}, on=[{}]", self.join_type, keys.join(", "));
+        if self.join_type != JoinType::Inner {
+            s.push_str(", emits=changelog(+I/-D)");
+        }
         if let Some(f) = &self.filter {
             s.push_str(&format!(", filter={f}"));
         }
@@ -205,6 +249,12 @@ impl ExecutionPlan for SymmetricHashJoinExec {
             mode,
             converter,
             sides: [SideState::default(), SideState::default()],
+            outer: [
+                matches!(self.join_type, JoinType::Left | JoinType::Full),
+                matches!(self.join_type, JoinType::Right | JoinType::Full),
+            ],
+            widths: [self.left.schema().fields().len(), self.right.schema().fields().len()],
+            pair_schema: Arc::clone(&self.pair_schema),
             schema: Arc::clone(&self.schema),
             hasher: ahash::RandomState::with_seeds(0x5eed, 0x1234, 0xabcd, 0x9876),
             watermark: None,
@@ -223,6 +273,8 @@ struct Partition {
     batches: Vec<RecordBatch>,
     keys: Vec<Rows>,
     index: HashMap<u64, Vec<(u32, u32)>>,
+    /// Outer joins: how many rows of the other side each stored row has joined so far.
+    matched: Vec<Vec<u32>>,
     bytes: usize,
 }
 
@@ -255,6 +307,11 @@ struct SymmetricHashJoinOperator {
     mode: StateMode,
     converter: RowConverter,
     sides: [SideState; 2],
+    /// Whether each side's unmatched rows are emitted (padded with NULLs).
+    outer: [bool; 2],
+    /// Column counts of the left and right inputs.
+    widths: [usize; 2],
+    pair_schema: SchemaRef,
     schema: SchemaRef,
     hasher: ahash::RandomState,
     watermark: Option<i64>,
@@ -278,7 +335,8 @@ impl SymmetricHashJoinOperator {
     }
 
     /// Probes the other side's partitions `probe` (all of them when `None`) with `batch`,
-    /// emits the matches, then stores the batch in this side's partition `store` (if any).
+    /// emits the matches (and, for outer joins, the changelog of padded rows), then stores
+    /// the batch in this side's partition `store` (if any).
     fn process_part(
         &mut self,
         side: usize,
@@ -303,11 +361,16 @@ impl SymmetricHashJoinOperator {
         };
         let hashes: Vec<u64> = (0..n).map(|i| self.hasher.hash_one(rows.row(i).as_ref())).collect();
         let other = 1 - side;
-        let parts: Vec<&Partition> = match probe {
-            Some(k) => self.sides[other].parts.get(&k).into_iter().collect(),
-            None => self.sides[other].parts.values().collect(),
+        let part_keys: Vec<i64> = match probe {
+            Some(k) => vec![k],
+            None => self.sides[other].parts.keys().copied().collect(),
         };
-        for p in parts {
+        let changelog = self.outer[0] || self.outer[1];
+        let mut this_matched = vec![0u32; n];
+        for pk in part_keys {
+            let Some(p) = self.sides[other].parts.get_mut(&pk) else {
+                continue;
+            };
             let mut this_idx: Vec<u32> = Vec::new();
             let mut other_idx: Vec<(usize, usize)> = Vec::new();
             for (i, h) in hashes.iter().enumerate() {
@@ -326,37 +389,54 @@ impl SymmetricHashJoinOperator {
             if this_idx.is_empty() {
                 continue;
             }
-            let idx = UInt32Array::from(this_idx);
-            let this_cols = batch
-                .columns()
-                .iter()
-                .map(|c| take(c.as_ref(), &idx, None))
-                .collect::<std::result::Result<Vec<_>, _>>()
-                .map_err(|e| ExecError::arrow("symmetric hash join output", e))?;
-            let width = p.batches.first().map_or(0, |b| b.num_columns());
-            let mut other_cols = Vec::with_capacity(width);
-            for c in 0..width {
-                let arrays: Vec<&dyn Array> = p.batches.iter().map(|b| b.column(c).as_ref()).collect();
-                other_cols.push(
-                    arrow::compute::interleave(&arrays, &other_idx)
-                        .map_err(|e| ExecError::arrow("symmetric hash join output", e))?,
-                );
-            }
-            let cols = if side == 0 {
-                this_cols.into_iter().chain(other_cols).collect()
-            } else {
-                other_cols.into_iter().chain(this_cols).collect()
-            };
-            let joined = RecordBatch::try_new(Arc::clone(&self.schema), cols)
-                .map_err(|e| ExecError::arrow("symmetric hash join output", e))?;
-            let joined = match &self.filter {
+            let idx = UInt32Array::from(this_idx.clone());
+            let this_cols = take_columns(&batch, &idx)?;
+            let other_cols = interleave_columns(&p.batches, &other_idx)?;
+            let joined = pair_batch(&self.pair_schema, side, this_cols, other_cols)?;
+            let (joined, kept) = match &self.filter {
                 Some(f) => {
                     let mask = evaluate_predicate(f.as_ref(), &joined)?;
-                    filter_record_batch(&joined, &mask).map_err(|e| ExecError::arrow("join filter", e))?
+                    let kept: Vec<bool> = (0..mask.len()).map(|i| mask.is_valid(i) && mask.value(i)).collect();
+                    let b = filter_record_batch(&joined, &mask).map_err(|e| ExecError::arrow("join filter", e))?;
+                    (b, kept)
                 }
-                None => joined,
+                None => (joined, vec![true; other_idx.len()]),
             };
-            out.push(joined);
+            // Stored rows of an outer side that get their first match: withdraw their padding.
+            let mut withdrawn: Vec<(usize, usize)> = Vec::new();
+            for (j, keep) in kept.iter().enumerate() {
+                if !keep {
+                    continue;
+                }
+                this_matched[this_idx[j] as usize] += 1;
+                if self.outer[other] {
+                    let (b, r) = other_idx[j];
+                    let m = &mut p.matched[b][r];
+                    if *m == 0 {
+                        withdrawn.push((b, r));
+                    }
+                    *m += 1;
+                }
+            }
+            if !withdrawn.is_empty() {
+                let cols = interleave_columns(&p.batches, &withdrawn)?;
+                let padded = pad(&self.pair_schema, other, cols, self.widths[side], withdrawn.len())?;
+                out.push(with_row_kind(&self.schema, &padded, "-D")?);
+            }
+            if changelog {
+                out.push(with_row_kind(&self.schema, &joined, "+I")?);
+            } else {
+                out.push(joined);
+            }
+        }
+        // Rows of an outer side without a match (null keys included): padded with NULLs.
+        if self.outer[side] {
+            let lonely: Vec<u32> = (0..n as u32).filter(|&i| this_matched[i as usize] == 0).collect();
+            if !lonely.is_empty() {
+                let cols = take_columns(&batch, &UInt32Array::from(lonely.clone()))?;
+                let padded = pad(&self.pair_schema, side, cols, self.widths[other], lonely.len())?;
+                out.push(with_row_kind(&self.schema, &padded, "+I")?);
+            }
         }
         let Some(store) = store else { return Ok(()) };
         let p = self.sides[side].parts.entry(store).or_default();
@@ -368,6 +448,7 @@ impl SymmetricHashJoinOperator {
             p.index.entry(h).or_default().push((b, i as u32));
         }
         p.bytes += batch.get_array_memory_size() + rows.size() + n * 16;
+        p.matched.push(if self.outer[side] { this_matched } else { Vec::new() });
         p.batches.push(batch);
         p.keys.push(rows);
         Ok(())
@@ -515,6 +596,53 @@ impl Operator for SymmetricHashJoinOperator {
     }
 }
 
+/// The columns of `batch` at `idx`.
+fn take_columns(batch: &RecordBatch, idx: &UInt32Array) -> Result<Vec<ArrayRef>> {
+    batch
+        .columns()
+        .iter()
+        .map(|c| take(c.as_ref(), idx, None))
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| ExecError::arrow("symmetric hash join output", e))
+}
+
+/// The rows `(batch, row)` of `batches`, column by column.
+fn interleave_columns(batches: &[RecordBatch], idx: &[(usize, usize)]) -> Result<Vec<ArrayRef>> {
+    let width = batches.first().map_or(0, |b| b.num_columns());
+    (0..width)
+        .map(|c| {
+            let arrays: Vec<&dyn Array> = batches.iter().map(|b| b.column(c).as_ref()).collect();
+            arrow::compute::interleave(&arrays, idx).map_err(|e| ExecError::arrow("symmetric hash join output", e))
+        })
+        .collect()
+}
+
+/// A joined batch from the columns of `side`'s rows and the other side's.
+fn pair_batch(schema: &SchemaRef, side: usize, this: Vec<ArrayRef>, other: Vec<ArrayRef>) -> Result<RecordBatch> {
+    let cols = if side == 0 {
+        this.into_iter().chain(other).collect()
+    } else {
+        other.into_iter().chain(this).collect()
+    };
+    RecordBatch::try_new(Arc::clone(schema), cols).map_err(|e| ExecError::arrow("symmetric hash join output", e))
+}
+
+/// `side`'s rows with the other side's `width` columns all NULL.
+fn pad(schema: &SchemaRef, side: usize, cols: Vec<ArrayRef>, width: usize, rows: usize) -> Result<RecordBatch> {
+    let offset = if side == 0 { cols.len() } else { 0 };
+    let nulls: Vec<ArrayRef> = (0..width)
+        .map(|c| arrow::array::new_null_array(schema.field(offset + c).data_type(), rows))
+        .collect();
+    pair_batch(schema, side, cols, nulls)
+}
+
+/// `batch` with a `row_kind` column of `kind`.
+fn with_row_kind(schema: &SchemaRef, batch: &RecordBatch, kind: &str) -> Result<RecordBatch> {
+    let mut cols = batch.columns().to_vec();
+    cols.push(Arc::new(arrow::array::StringArray::from(vec![kind; batch.num_rows()])) as ArrayRef);
+    RecordBatch::try_new(Arc::clone(schema), cols).map_err(|e| ExecError::arrow("symmetric hash join changelog", e))
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -619,6 +747,142 @@ mod tests {
             }
             want.sort();
             prop_assert_eq!(joined(feed), want);
+        }
+    }
+}
+
+#[cfg(test)]
+mod outer_tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use crate::operators::testkit::{col, operator, TestSourceExec};
+    use arrow::array::{AsArray, Int64Array, StringArray};
+    use arrow::datatypes::DataType;
+    use proptest::prelude::*;
+    use std::collections::BTreeMap;
+
+    fn schema(prefix: &str) -> SchemaRef {
+        Arc::new(Schema::new(vec![
+            Field::new(format!("{prefix}k"), DataType::Int64, true),
+            Field::new(format!("{prefix}s"), DataType::Utf8, true),
+        ]))
+    }
+
+    fn batch(schema: &SchemaRef, rows: &[(Option<i64>, String)]) -> RecordBatch {
+        RecordBatch::try_new(
+            Arc::clone(schema),
+            vec![
+                Arc::new(Int64Array::from(rows.iter().map(|r| r.0).collect::<Vec<_>>())),
+                Arc::new(StringArray::from(
+                    rows.iter().map(|r| Some(r.1.as_str())).collect::<Vec<_>>(),
+                )),
+            ],
+        )
+        .unwrap()
+    }
+
+    /// The changelog applied: a multiset of `left s|right s` (`-` for NULL).
+    fn applied(join_type: JoinType, feed: Vec<(usize, RecordBatch)>) -> BTreeMap<String, i64> {
+        let (ls, rs) = (schema("l"), schema("r"));
+        let exec = SymmetricHashJoinExec::try_new(
+            TestSourceExec::plan(Arc::clone(&ls), 1),
+            TestSourceExec::plan(Arc::clone(&rs), 1),
+            vec![(col(&ls, 0), col(&rs, 0))],
+            None,
+            None,
+        )
+        .unwrap()
+        .with_join_type(join_type)
+        .unwrap();
+        assert!(crate::operators::changelog_aggregate::is_changelog(&exec.schema()));
+        let mut op = operator(&exec, 0);
+        let mut ctx = OperatorContext::new("t", 0, 1, 1024);
+        let mut out = Output::new();
+        let mut table: BTreeMap<String, i64> = BTreeMap::new();
+        for (input, b) in feed {
+            op.process_batch(input, b, &mut ctx, &mut out).unwrap();
+            for e in out.drain() {
+                if let rill_core::StreamElement::Batch(b) = e {
+                    let l = b.column(1).as_string::<i32>();
+                    let r = b.column(3).as_string::<i32>();
+                    let kind = b.column(4).as_string::<i32>();
+                    for i in 0..b.num_rows() {
+                        let key = format!(
+                            "{}|{}",
+                            if l.is_null(i) { "-" } else { l.value(i) },
+                            if r.is_null(i) { "-" } else { r.value(i) }
+                        );
+                        let c = table.entry(key.clone()).or_default();
+                        match kind.value(i) {
+                            "+I" => *c += 1,
+                            "-D" => {
+                                assert!(*c > 0, "withdrawal of {key} that was not emitted");
+                                *c -= 1
+                            }
+                            other => panic!("row kind {other}"),
+                        }
+                    }
+                }
+            }
+        }
+        table.retain(|_, c| *c != 0);
+        table
+    }
+
+    fn reference(
+        join_type: JoinType,
+        left: &[(Option<i64>, String)],
+        right: &[(Option<i64>, String)],
+    ) -> BTreeMap<String, i64> {
+        let mut t: BTreeMap<String, i64> = BTreeMap::new();
+        let eq = |a: &Option<i64>, b: &Option<i64>| a.is_some() && a == b;
+        for (lk, lv) in left {
+            let m: Vec<&String> = right.iter().filter(|(rk, _)| eq(lk, rk)).map(|(_, rv)| rv).collect();
+            for rv in &m {
+                *t.entry(format!("{lv}|{rv}")).or_default() += 1;
+            }
+            if m.is_empty() && matches!(join_type, JoinType::Left | JoinType::Full) {
+                *t.entry(format!("{lv}|-")).or_default() += 1;
+            }
+        }
+        if matches!(join_type, JoinType::Right | JoinType::Full) {
+            for (rk, rv) in right {
+                if !left.iter().any(|(lk, _)| eq(lk, rk)) {
+                    *t.entry(format!("-|{rv}")).or_default() += 1;
+                }
+            }
+        }
+        t
+    }
+
+    proptest! {
+        /// Left, right and full outer joins of two streams: the applied changelog equals the
+        /// batch outer join, whatever the interleaving; withdrawals only follow emissions.
+        #[test]
+        fn applied_changelog_equals_the_outer_join(
+            left in proptest::collection::vec((proptest::option::of(0i64..4), 0u8..30), 0..25),
+            right in proptest::collection::vec((proptest::option::of(0i64..4), 0u8..30), 0..25),
+            chunk in 1usize..5,
+            jt in 0usize..3,
+        ) {
+            let join_type = [JoinType::Left, JoinType::Right, JoinType::Full][jt];
+            let (ls, rs) = (schema("l"), schema("r"));
+            let lrows: Vec<(Option<i64>, String)> = left.iter().enumerate().map(|(i, (k, v))| (*k, format!("l{v}_{i}"))).collect();
+            let rrows: Vec<(Option<i64>, String)> = right.iter().enumerate().map(|(i, (k, v))| (*k, format!("r{v}_{i}"))).collect();
+            let mut feed = vec![];
+            let (mut i, mut j) = (0, 0);
+            while i < lrows.len() || j < rrows.len() {
+                if j < rrows.len() {
+                    feed.push((1, batch(&rs, &rrows[j..(j + chunk + 1).min(rrows.len())])));
+                    j += chunk + 1;
+                }
+                if i < lrows.len() {
+                    feed.push((0, batch(&ls, &lrows[i..(i + chunk).min(lrows.len())])));
+                    i += chunk;
+                }
+            }
+            prop_assert_eq!(applied(join_type, feed), reference(join_type, &lrows, &rrows));
         }
     }
 }

@@ -27,9 +27,11 @@
 //!   join cannot read an unbounded build side to its end. Its state is freed by watermarks
 //!   when the keys equate window ends or the predicate bounds the distance of two event
 //!   times. A join of a stream with a bounded table stays a hash join, built on the table;
-//! * blocking operators over an unbounded input (a GROUP BY without a window, ORDER BY, OVER
-//!   windows, outer joins of streams) are refused with an error instead of running forever.
-//!   Updating (changelog) results are not implemented yet.
+//! * a GROUP BY without a window over an unbounded input is a `ChangelogAggregateExec` and an
+//!   outer join of streams a `SymmetricHashJoinExec` in outer mode: both emit changelogs (a
+//!   trailing `row_kind` column), which only projections, filters and sinks may consume;
+//! * other blocking operators over an unbounded input (ORDER BY, OVER windows, DISTINCT
+//!   aggregates) are refused with an error instead of running forever.
 
 mod stats;
 mod time_bounds;
@@ -654,9 +656,12 @@ impl Planner<'_> {
             // Both bounded (streaming forced): the batch join computes the same final rows.
             return Ok(None);
         }
-        if join_type != JoinType::Inner {
+        if !matches!(
+            join_type,
+            JoinType::Inner | JoinType::Left | JoinType::Right | JoinType::Full
+        ) {
             return Err(ExecError::Core(rill_core::RillError::unsupported(format!(
-                "{join_type} JOIN of two streams (its result updates; only inner joins of streams are supported)"
+                "{join_type} JOIN of two streams (semi and anti joins of streams are not supported)"
             ))));
         }
         if on.is_empty() {
@@ -724,7 +729,7 @@ impl Planner<'_> {
         let rk = keys.iter().map(|(_, r)| Arc::clone(r)).collect();
         let l = exchange(self.plan(left)?, Partitioning::Hash(lk), n);
         let r = exchange(self.plan(right)?, Partitioning::Hash(rk), n);
-        let mut join = SymmetricHashJoinExec::try_new(l, r, keys, filter, window_key)?;
+        let mut join = SymmetricHashJoinExec::try_new(l, r, keys, filter, window_key)?.with_join_type(join_type)?;
         if let Some(b) = interval {
             join = join.with_interval(b)?;
         }

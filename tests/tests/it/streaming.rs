@@ -589,3 +589,66 @@ fn a_grouped_aggregate_over_a_stream_emits_a_changelog() {
         .to_string();
     assert!(err.contains("updating result") || err.contains("unbounded"), "{err}");
 }
+
+/// A LEFT JOIN of two streams emits a changelog: a left row without a partner is sent padded
+/// with NULLs (+I) and withdrawn (-D) when its partner arrives. Applied, it is the batch join.
+#[test]
+fn an_outer_join_of_two_streams_emits_a_changelog() {
+    use std::io::Write;
+    let serve = |lines: Vec<String>| {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = std::thread::spawn(move || {
+            if let Ok((mut conn, _)) = listener.accept() {
+                for l in lines {
+                    let _ = writeln!(conn, "{l}");
+                }
+            }
+        });
+        (port, server)
+    };
+    let (pa, sa) = serve((0..40).map(|i| format!("k{} a{i}", i % 10)).collect());
+    let (pb, sb) = serve((0..12).map(|i| format!("k{} b{i}", i % 6)).collect());
+    let e = env(2, ExecutionMode::Auto);
+    for (name, port) in [("a", pa), ("b", pb)] {
+        e.sql(&format!(
+            "CREATE TABLE {name} (line VARCHAR) WITH ('connector' = 'socket', 'hostname' = '127.0.0.1', 'port' = '{port}')"
+        ))
+        .unwrap();
+    }
+    let q = "SELECT a.line AS al, b.line AS bl FROM a LEFT JOIN b ON substr(a.line, 1, 2) = substr(b.line, 1, 2)";
+    let plan = crate::common::rows(&e.sql(&format!("EXPLAIN {q}")).unwrap().collect().unwrap()).join("\n");
+    assert!(
+        plan.contains("SymmetricHashJoinExec: type=Left") && plan.contains("changelog"),
+        "{plan}"
+    );
+    let out = e.sql(q).unwrap().collect().unwrap();
+    sa.join().unwrap();
+    sb.join().unwrap();
+    let mut table: std::collections::BTreeMap<String, i64> = std::collections::BTreeMap::new();
+    for row in crate::common::rows(&out) {
+        let (pair, kind) = row.rsplit_once('|').unwrap();
+        let c = table.entry(pair.to_string()).or_default();
+        match kind {
+            "+I" => *c += 1,
+            "-D" => {
+                assert!(*c > 0, "withdrawal of {pair} before it was sent");
+                *c -= 1
+            }
+            other => panic!("row kind {other}"),
+        }
+    }
+    table.retain(|_, c| *c != 0);
+    let mut expected = std::collections::BTreeMap::new();
+    for i in 0..40 {
+        let k = i % 10;
+        let partners: Vec<usize> = (0..12).filter(|j| j % 6 == k).collect();
+        if partners.is_empty() {
+            expected.insert(format!("k{k} a{i}|NULL"), 1);
+        }
+        for j in partners {
+            expected.insert(format!("k{k} a{i}|k{} b{j}", j % 6), 1);
+        }
+    }
+    assert_eq!(table, expected);
+}
