@@ -6,6 +6,13 @@
 //! a snapshot can later be split by key group when parallelism changes. Each group maps keys
 //! to their named states; timers (event and processing time) are keyed state too.
 //!
+//! # Why this state is not columnar
+//! DESIGN.md asks for columnar in-memory state. The engine's own operators keep theirs
+//! columnar: the groups of windowed and changelog aggregates, the batches of streaming joins
+//! and session buffers. The state of *user* functions holds values of arbitrary Rust types
+//! (`ValueState<T>` for any `T`), which have no Arrow layout. So it is kept as typed values
+//! per key, in key groups, and counted against a byte budget. This departure is deliberate.
+//!
 //! # Memory accounting
 //! The backend counts the bytes it holds against a budget and refuses, with
 //! [`RillError::InvalidArgument`] naming the state and the budget, an update that would pass
