@@ -1183,11 +1183,15 @@ impl WindowedStream {
         }
         let windows = match self.assigner {
             WindowAssigner::Tumbling { size, offset } => {
-                WindowSpec::Tumble { size, offset }.validate().map_err(RillError::invalid_plan)?;
+                WindowSpec::Tumble { size, offset }
+                    .validate()
+                    .map_err(RillError::invalid_plan)?;
                 rows::ReduceWindows::Tumbling { size, offset }
             }
             WindowAssigner::Sliding { size, slide } => {
-                WindowSpec::Hop { slide, size }.validate().map_err(RillError::invalid_plan)?;
+                WindowSpec::Hop { slide, size }
+                    .validate()
+                    .map_err(RillError::invalid_plan)?;
                 rows::ReduceWindows::Sliding { size, slide }
             }
             WindowAssigner::Session { .. } => {

@@ -1014,7 +1014,9 @@ fn row_wise_map_filter_and_flat_map_equal_the_expression_versions() {
         assert_eq!(got.len(), 300);
         assert_eq!(got, sorted_rows(&expected.collect().unwrap()), "map_rows, {mode:?}");
 
-        let filtered = s.filter_rows("small", |row| Ok(row[1].as_i64().is_some_and(|v| v < 77))).unwrap();
+        let filtered = s
+            .filter_rows("small", |row| Ok(row[1].as_i64().is_some_and(|v| v < 77)))
+            .unwrap();
         let expected = s.filter(col("v").lt(lit(77i64))).unwrap();
         let got = sorted_rows(&filtered.collect().unwrap());
         assert_eq!(got.len(), 77);
@@ -1050,7 +1052,10 @@ fn row_wise_map_filter_and_flat_map_equal_the_expression_versions() {
 fn emissions_by_key(batches: &[RecordBatch]) -> std::collections::BTreeMap<i64, Vec<i64>> {
     let mut by_key: std::collections::BTreeMap<i64, Vec<i64>> = Default::default();
     for b in batches {
-        let (k, v) = (b.column(0).as_primitive::<Int64Type>(), b.column(1).as_primitive::<Int64Type>());
+        let (k, v) = (
+            b.column(0).as_primitive::<Int64Type>(),
+            b.column(1).as_primitive::<Int64Type>(),
+        );
         for r in 0..b.num_rows() {
             by_key.entry(k.value(r)).or_default().push(v.value(r));
         }
@@ -1158,7 +1163,11 @@ fn windowed_reduce_equals_the_windowed_aggregate() {
                 .unwrap()
                 .collect()
                 .unwrap();
-            assert_eq!(sorted_rows(&got), maxes, "{name} max, {partitions} partitions, {mode:?}");
+            assert_eq!(
+                sorted_rows(&got),
+                maxes,
+                "{name} max, {partitions} partitions, {mode:?}"
+            );
         }
     }
 }
@@ -1214,17 +1223,27 @@ fn row_functions_returning_wrong_rows_fail_clearly() {
         .collect()
         .unwrap_err()
         .to_string();
-    assert!(err.contains("reduce 'too_short'") && err.contains("returned 1 values"), "{err}");
+    assert!(
+        err.contains("reduce 'too_short'") && err.contains("returned 1 values"),
+        "{err}"
+    );
     let err = keyed
         .window(TumblingEventTimeWindows::of(Duration::from_secs(10)))
         .reduce("wrong_type", |acc, _| {
-            Ok(vec![acc[0].clone(), ScalarValue::Utf8(Some("x".into())), acc[2].clone()])
+            Ok(vec![
+                acc[0].clone(),
+                ScalarValue::Utf8(Some("x".into())),
+                acc[2].clone(),
+            ])
         })
         .unwrap()
         .collect()
         .unwrap_err()
         .to_string();
-    assert!(err.contains("window reduce 'wrong_type'") && err.contains("column 'v'"), "{err}");
+    assert!(
+        err.contains("window reduce 'wrong_type'") && err.contains("column 'v'"),
+        "{err}"
+    );
     let out = Arc::new(Schema::new(vec![Field::new("v", DataType::Int64, true)]));
     let err = s
         .map_rows("pair", out, |row| Ok(vec![row[0].clone(), row[1].clone()]))
@@ -1232,7 +1251,10 @@ fn row_functions_returning_wrong_rows_fail_clearly() {
         .collect()
         .unwrap_err()
         .to_string();
-    assert!(err.contains("map_rows 'pair'") && err.contains("returned 2 values"), "{err}");
+    assert!(
+        err.contains("map_rows 'pair'") && err.contains("returned 2 values"),
+        "{err}"
+    );
     // Sessions are not supported by reduce.
     let err = keyed
         .window(EventTimeSessionWindows::with_gap(Duration::from_secs(1)))
