@@ -16,6 +16,10 @@
 //! * Connected streams: `a.connect(&b).key_by(ka, kb).process(..)` becomes a
 //!   `KeyedCoProcess` node; see [`KeyedCoProcessFunction`] (both inputs share the keyed state
 //!   and timers).
+//! * Row-wise closures (a convenience, slower than expressions or batch closures):
+//!   [`DataStream::map_rows`], [`DataStream::filter_rows`], [`DataStream::flat_map_rows`]
+//!   over `MapBatches`; [`KeyedStream::reduce`] (rolling) and [`WindowedStream::reduce`]
+//!   (per window) as keyed process functions with keyed state and event-time timers.
 //! * Mode: [`ExecutionEnvironment::set_runtime_mode`] (or `SessionConfig::execution_mode`).
 //!
 //! # Examples

@@ -178,7 +178,7 @@ impl ReduceWindows {
 /// final watermark (`i64::MAX`).
 const GLOBAL_END: i64 = i64::MAX;
 
-/// Milliseconds per time unit, as (multiplier, divisor) to convert a timestamp to ms.
+/// A timestamp in `unit` as milliseconds (rounded down).
 fn to_ms(v: i64, unit: TimeUnit) -> i64 {
     match unit {
         TimeUnit::Second => v.saturating_mul(1_000),
@@ -188,6 +188,7 @@ fn to_ms(v: i64, unit: TimeUnit) -> i64 {
     }
 }
 
+/// Milliseconds as a timestamp in `unit`.
 fn from_ms(ms: i64, unit: TimeUnit) -> i64 {
     match unit {
         TimeUnit::Second => ms.div_euclid(1_000),
