@@ -647,6 +647,8 @@ impl DataStream {
             keys: vec![],
             assigner,
             options: WindowOptions::default(),
+            max_parallelism: DEFAULT_MAX_PARALLELISM,
+            state_budget_bytes: DEFAULT_STATE_BUDGET_BYTES,
         }
     }
 
@@ -838,6 +840,8 @@ impl KeyedStream {
             keys: self.keys.clone(),
             assigner,
             options: WindowOptions::default(),
+            max_parallelism: self.max_parallelism,
+            state_budget_bytes: self.state_budget_bytes,
         }
     }
 
@@ -1084,6 +1088,9 @@ pub struct WindowedStream {
     keys: Vec<Expr>,
     assigner: WindowAssigner,
     options: WindowOptions,
+    /// Keyed-state settings of the keyed stream, for [`WindowedStream::reduce`].
+    max_parallelism: u32,
+    state_budget_bytes: usize,
 }
 
 impl WindowedStream {
@@ -1171,7 +1178,8 @@ impl WindowedStream {
     /// the watermark reaches the window end, like a windowed aggregate, and on bounded input
     /// the final watermark fires every window, so batch and streaming runs agree. Rows whose
     /// window has already fired are dropped as late. With several input partitions, `f`
-    /// should be associative and commutative for a deterministic result.
+    /// should be associative and commutative for a deterministic result. The keyed stream's
+    /// `max_parallelism` and `state_budget_bytes` apply to the accumulated rows.
     ///
     /// # Errors
     /// Session windows, triggers, allowed lateness or late-row output (not supported for
@@ -1236,8 +1244,8 @@ impl WindowedStream {
         let keyed = KeyedStream {
             stream: self.stream.clone(),
             keys,
-            max_parallelism: DEFAULT_MAX_PARALLELISM,
-            state_budget_bytes: DEFAULT_STATE_BUDGET_BYTES,
+            max_parallelism: self.max_parallelism,
+            state_budget_bytes: self.state_budget_bytes,
         };
         let f: rows::RowReduceFn = Arc::new(f);
         let what = format!("window reduce '{name}'");

@@ -1255,6 +1255,18 @@ fn row_functions_returning_wrong_rows_fail_clearly() {
         err.contains("map_rows 'pair'") && err.contains("returned 2 values"),
         "{err}"
     );
+    // The keyed stream's state budget bounds the accumulated rows of a windowed reduce.
+    let err = stream(&e, events(1_000), 1_000)
+        .key_by(vec![col("k")])
+        .unwrap()
+        .state_budget_bytes(1_000)
+        .window(TumblingEventTimeWindows::of(Duration::from_secs(10)))
+        .reduce("sum_v", sum_v)
+        .unwrap()
+        .collect()
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("budget"), "{err}");
     // Sessions are not supported by reduce.
     let err = keyed
         .window(EventTimeSessionWindows::with_gap(Duration::from_secs(1)))
