@@ -266,6 +266,48 @@ impl ScalarValue {
             _ => None,
         }
     }
+
+    /// An array of `data_type` holding `values` in order. The untyped [`ScalarValue::Null`]
+    /// becomes a NULL of `data_type`; every other value must have exactly `data_type`.
+    ///
+    /// # Errors
+    /// A value of another type (the message names its position and both types).
+    ///
+    /// # Examples
+    /// ```
+    /// use arrow::array::AsArray;
+    /// use arrow::datatypes::{DataType, Int64Type};
+    /// use rill_core::ScalarValue;
+    /// let a = ScalarValue::iter_to_array(
+    ///     vec![ScalarValue::Int64(Some(1)), ScalarValue::Null, ScalarValue::Int64(Some(3))],
+    ///     &DataType::Int64,
+    /// )?;
+    /// assert_eq!(a.len(), 3);
+    /// assert!(a.is_null(1));
+    /// assert_eq!(a.as_primitive::<Int64Type>().value(2), 3);
+    /// # Ok::<(), rill_core::RillError>(())
+    /// ```
+    pub fn iter_to_array(values: impl IntoIterator<Item = ScalarValue>, data_type: &DataType) -> Result<ArrayRef> {
+        let mut arrays = Vec::new();
+        for (i, v) in values.into_iter().enumerate() {
+            let v = match v {
+                ScalarValue::Null => ScalarValue::try_new_null(data_type)?,
+                v if &v.data_type() == data_type => v,
+                v => {
+                    return Err(RillError::invalid_argument(
+                        "ScalarValue::iter_to_array",
+                        format!("value {i} ({v}) has type {}, expected {data_type}", v.data_type()),
+                    ))
+                }
+            };
+            arrays.push(v.to_array(1)?);
+        }
+        if arrays.is_empty() {
+            return Ok(new_empty_array(data_type));
+        }
+        let refs: Vec<&dyn Array> = arrays.iter().map(|a| a.as_ref()).collect();
+        arrow::compute::concat(&refs).map_err(|e| RillError::arrow("ScalarValue::iter_to_array", e))
+    }
 }
 
 fn dictionary_value_type(data_type: &DataType) -> DataType {

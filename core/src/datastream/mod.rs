@@ -16,6 +16,10 @@
 //! * Connected streams: `a.connect(&b).key_by(ka, kb).process(..)` becomes a
 //!   `KeyedCoProcess` node; see [`KeyedCoProcessFunction`] (both inputs share the keyed state
 //!   and timers).
+//! * Row-wise closures (a convenience, slower than expressions or batch closures):
+//!   [`DataStream::map_rows`], [`DataStream::filter_rows`], [`DataStream::flat_map_rows`]
+//!   over `MapBatches`; [`KeyedStream::reduce`] (rolling) and [`WindowedStream::reduce`]
+//!   (per window) as keyed process functions with keyed state and event-time timers.
 //! * Mode: [`ExecutionEnvironment::set_runtime_mode`] (or `SessionConfig::execution_mode`).
 //!
 //! # Examples
@@ -35,6 +39,7 @@
 //! ```
 
 mod process;
+mod rows;
 pub mod state;
 
 use std::path::PathBuf;
@@ -60,6 +65,7 @@ use crate::plan::{
     CustomTrigger, LateRows, LogicalPlan, LogicalPlanBuilder, PrintBuffer, RollingSpec, SinkSpec, WindowOptions,
     WindowSpec, WindowTrigger,
 };
+use crate::scalar::ScalarValue;
 use crate::schema::PlanSchema;
 use crate::session::{DataSet, ExecutionEnvironment};
 
@@ -324,6 +330,93 @@ impl DataStream {
         Ok(self.wrap(self.data.map_batches_with_schema(name, schema, f)?))
     }
 
+    /// Applies `f` to every row (read as one [`ScalarValue`] per column), producing one row
+    /// of `output_schema` per input row. A convenience: much slower than [`DataStream::map`]
+    /// (expressions) or [`DataStream::flat_map`] (batch closures), since every value is
+    /// boxed as a scalar.
+    ///
+    /// `f` must return one value per column of `output_schema`, each of that column's type
+    /// (the untyped [`ScalarValue::Null`] fits any column); otherwise the job fails with an
+    /// error naming the function and the input row.
+    ///
+    /// # Examples
+    /// ```no_run
+    /// use std::sync::Arc;
+    /// use arrow::datatypes::{DataType, Field, Schema};
+    /// use rill_core::{DataStream, ScalarValue};
+    /// # fn run(s: DataStream) -> rill_core::Result<()> {
+    /// let out = Arc::new(Schema::new(vec![Field::new("v2", DataType::Int64, true)]));
+    /// let doubled = s.map_rows("double", out, |row| {
+    ///     Ok(vec![ScalarValue::Int64(row[1].as_i64().map(|v| v * 2))])
+    /// })?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// The plan cannot be built.
+    pub fn map_rows<F>(&self, name: &str, output_schema: SchemaRef, f: F) -> Result<DataStream>
+    where
+        F: Fn(&[ScalarValue]) -> Result<Vec<ScalarValue>> + Send + Sync + 'static,
+    {
+        let what = format!("map_rows '{name}'");
+        let schema = Arc::clone(&output_schema);
+        self.flat_map(name, output_schema, move |batch| {
+            let mut out = Vec::with_capacity(batch.num_rows());
+            for r in 0..batch.num_rows() {
+                let row = rows::row_values(batch.columns(), r)?;
+                let mapped = f(&row)?;
+                out.push(rows::check_row(&what, &|| rows::show_row(&row), &schema, mapped)?);
+            }
+            rows::rows_to_batch(&what, &schema, out)
+        })
+    }
+
+    /// Keeps the rows for which `f` returns true (Flink's `filter` with a closure). A
+    /// convenience: much slower than [`DataStream::filter`] with an expression.
+    ///
+    /// # Errors
+    /// The plan cannot be built.
+    pub fn filter_rows<F>(&self, name: &str, f: F) -> Result<DataStream>
+    where
+        F: Fn(&[ScalarValue]) -> Result<bool> + Send + Sync + 'static,
+    {
+        let what = format!("filter_rows '{name}'");
+        self.map_batches(name, move |batch| {
+            let mut keep = Vec::with_capacity(batch.num_rows());
+            for r in 0..batch.num_rows() {
+                let row = rows::row_values(batch.columns(), r)?;
+                keep.push(f(&row)?);
+            }
+            arrow::compute::filter_record_batch(&batch, &arrow::array::BooleanArray::from(keep))
+                .map_err(|e| RillError::arrow(what.as_str(), e))
+        })
+    }
+
+    /// Applies `f` to every row, producing any number of rows of `output_schema` per input
+    /// row (Flink's `flatMap` with a closure). A convenience: much slower than
+    /// [`DataStream::flat_map`] over batches. Every returned row is checked as in
+    /// [`DataStream::map_rows`].
+    ///
+    /// # Errors
+    /// The plan cannot be built.
+    pub fn flat_map_rows<F>(&self, name: &str, output_schema: SchemaRef, f: F) -> Result<DataStream>
+    where
+        F: Fn(&[ScalarValue]) -> Result<Vec<Vec<ScalarValue>>> + Send + Sync + 'static,
+    {
+        let what = format!("flat_map_rows '{name}'");
+        let schema = Arc::clone(&output_schema);
+        self.flat_map(name, output_schema, move |batch| {
+            let mut out = Vec::new();
+            for r in 0..batch.num_rows() {
+                let row = rows::row_values(batch.columns(), r)?;
+                for produced in f(&row)? {
+                    out.push(rows::check_row(&what, &|| rows::show_row(&row), &schema, produced)?);
+                }
+            }
+            rows::rows_to_batch(&what, &schema, out)
+        })
+    }
+
     /// All rows of both streams (same column types).
     pub fn union(&self, other: &DataStream) -> Result<DataStream> {
         let mut s = self.wrap(self.data.union(&other.data)?);
@@ -554,6 +647,8 @@ impl DataStream {
             keys: vec![],
             assigner,
             options: WindowOptions::default(),
+            max_parallelism: DEFAULT_MAX_PARALLELISM,
+            state_budget_bytes: DEFAULT_STATE_BUDGET_BYTES,
         }
     }
 
@@ -745,6 +840,8 @@ impl KeyedStream {
             keys: self.keys.clone(),
             assigner,
             options: WindowOptions::default(),
+            max_parallelism: self.max_parallelism,
+            state_budget_bytes: self.state_budget_bytes,
         }
     }
 
@@ -772,6 +869,49 @@ impl KeyedStream {
             schema: Arc::new(PlanSchema::from_arrow(None, output_schema)),
         };
         Ok(self.stream.wrap(self.stream.env().dataset(Arc::new(plan))?))
+    }
+
+    /// Flink's rolling reduce: per key, combines the accumulated row with each new row by
+    /// `f(accumulated, new)` and emits the updated accumulated row for every input row (the
+    /// first row of a key is emitted as is). Both rows and the result have the stream's
+    /// schema; within a key, rows are reduced in arrival order, so with several input
+    /// partitions `f` should be associative and commutative for a deterministic result.
+    ///
+    /// Lowering: a keyed process function holding the accumulated row of each key in a
+    /// [`ValueState`]. Works in batch and streaming mode (the output is an append stream of
+    /// every intermediate result; the last row per key is the full reduction).
+    ///
+    /// # Examples
+    /// ```no_run
+    /// use rill_core::expr::col;
+    /// use rill_core::{DataStream, ScalarValue};
+    /// # fn run(s: DataStream) -> rill_core::Result<()> {
+    /// // Running maximum of column 1 per key (columns: k, v).
+    /// let running = s.key_by(vec![col("k")])?.reduce("running_max", |acc, row| {
+    ///     Ok(if row[1].as_i64() > acc[1].as_i64() { row.to_vec() } else { acc.to_vec() })
+    /// })?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// The plan cannot be built. At run time, `f` returning a row of the wrong arity or
+    /// types fails the job with an error naming the function and the row.
+    pub fn reduce<F>(&self, name: &str, f: F) -> Result<DataStream>
+    where
+        F: Fn(&[ScalarValue], &[ScalarValue]) -> Result<Vec<ScalarValue>> + Send + Sync + 'static,
+    {
+        let schema = Arc::clone(self.stream.schema().arrow_schema());
+        let f: rows::RowReduceFn = Arc::new(f);
+        let what = format!("reduce '{name}'");
+        let out = Arc::clone(&schema);
+        self.process(name, schema, move || {
+            Box::new(rows::RollingReduce {
+                what: what.clone(),
+                schema: Arc::clone(&out),
+                f: Arc::clone(&f),
+                acc: ValueState::new("reduce_acc"),
+            })
+        })
     }
 
     /// A keyed aggregate without a window: one row per key with `aggregates` over all of
@@ -948,6 +1088,9 @@ pub struct WindowedStream {
     keys: Vec<Expr>,
     assigner: WindowAssigner,
     options: WindowOptions,
+    /// Keyed-state settings of the keyed stream, for [`WindowedStream::reduce`].
+    max_parallelism: u32,
+    state_budget_bytes: usize,
 }
 
 impl WindowedStream {
@@ -1021,6 +1164,104 @@ impl WindowedStream {
             .aggregate(group, aggregates)?
             .build();
         Ok(self.stream.wrap(self.stream.env().dataset(plan)?))
+    }
+
+    /// Reduces the rows of each key and window with `f(accumulated, new)` (rows in arrival
+    /// order; both rows and the result have the stream's schema), emitting one row per key
+    /// and window when the window fires. Output columns: the stream's columns (the reduced
+    /// row), then `window_start` and `window_end` of the event-time column's type (for
+    /// [`GlobalWindows`]: only the stream's columns, emitted at the end of the input).
+    ///
+    /// Lowering: a keyed process function (keyed by the window keys; one key for
+    /// [`DataStream::window_all`]) keeping one accumulated row per window in a [`MapState`]
+    /// keyed by the window end, with an event-time timer at `window_end - 1`: it fires when
+    /// the watermark reaches the window end, like a windowed aggregate, and on bounded input
+    /// the final watermark fires every window, so batch and streaming runs agree. Rows whose
+    /// window has already fired are dropped as late. With several input partitions, `f`
+    /// should be associative and commutative for a deterministic result. The keyed stream's
+    /// `max_parallelism` and `state_budget_bytes` apply to the accumulated rows.
+    ///
+    /// # Errors
+    /// Session windows, triggers, allowed lateness or late-row output (not supported for
+    /// `reduce`); no event time declared (except for the global window).
+    pub fn reduce<F>(&self, name: &str, f: F) -> Result<DataStream>
+    where
+        F: Fn(&[ScalarValue], &[ScalarValue]) -> Result<Vec<ScalarValue>> + Send + Sync + 'static,
+    {
+        if !self.options.is_default() {
+            return Err(RillError::unsupported(
+                "triggers, allowed lateness or late-row output on a windowed reduce (use aggregate)",
+            ));
+        }
+        let windows = match self.assigner {
+            WindowAssigner::Tumbling { size, offset } => {
+                WindowSpec::Tumble { size, offset }
+                    .validate()
+                    .map_err(RillError::invalid_plan)?;
+                rows::ReduceWindows::Tumbling { size, offset }
+            }
+            WindowAssigner::Sliding { size, slide } => {
+                WindowSpec::Hop { slide, size }
+                    .validate()
+                    .map_err(RillError::invalid_plan)?;
+                rows::ReduceWindows::Sliding { size, slide }
+            }
+            WindowAssigner::Session { .. } => {
+                return Err(RillError::unsupported(
+                    "session windows for reduce (use aggregate, or a keyed process function)",
+                ))
+            }
+            WindowAssigner::Global => rows::ReduceWindows::Global,
+        };
+        let input_schema = Arc::clone(self.stream.schema().arrow_schema());
+        let (time_index, time_type) = match windows {
+            rows::ReduceWindows::Global => (0, arrow::datatypes::DataType::Int64),
+            _ => {
+                let time = self.stream.event_time()?;
+                let index = self.stream.schema().index_of(&time)?;
+                let field = input_schema.field(index);
+                if !matches!(field.data_type(), arrow::datatypes::DataType::Timestamp(_, _)) {
+                    return Err(RillError::invalid_plan(format!(
+                        "windowed reduce needs a TIMESTAMP time column, {time} is {}",
+                        field.data_type()
+                    )));
+                }
+                (index, field.data_type().clone())
+            }
+        };
+        let mut fields: Vec<arrow::datatypes::FieldRef> = input_schema.fields().iter().cloned().collect();
+        if !matches!(windows, rows::ReduceWindows::Global) {
+            for name in ["window_start", "window_end"] {
+                fields.push(Arc::new(arrow::datatypes::Field::new(name, time_type.clone(), false)));
+            }
+        }
+        let output_schema = Arc::new(arrow::datatypes::Schema::new(fields));
+        let keys = if self.keys.is_empty() {
+            vec![crate::expr::lit(0i64)]
+        } else {
+            self.keys.clone()
+        };
+        let keyed = KeyedStream {
+            stream: self.stream.clone(),
+            keys,
+            max_parallelism: self.max_parallelism,
+            state_budget_bytes: self.state_budget_bytes,
+        };
+        let f: rows::RowReduceFn = Arc::new(f);
+        let what = format!("window reduce '{name}'");
+        let out = Arc::clone(&output_schema);
+        keyed.process(name, output_schema, move || {
+            Box::new(rows::WindowReduce {
+                what: what.clone(),
+                input_schema: Arc::clone(&input_schema),
+                output_schema: Arc::clone(&out),
+                f: Arc::clone(&f),
+                windows,
+                time_index,
+                time_type: time_type.clone(),
+                acc: MapState::new("window_reduce_acc"),
+            })
+        })
     }
 
     /// Sum of `column` per key and window.

@@ -970,3 +970,308 @@ fn window_and_interval_joins_of_two_streams() {
         .to_string();
     assert!(err.contains("lower bound"), "{err}");
 }
+
+/// `(k, v, ts)` reduced by summing `v` (keeping the later `ts`).
+fn sum_v(acc: &[ScalarValue], row: &[ScalarValue]) -> rill_core::Result<Vec<ScalarValue>> {
+    let (a, b) = (acc[1].as_i64().unwrap_or(0), row[1].as_i64().unwrap_or(0));
+    let ts = if let (ScalarValue::Timestamp(Some(x), ..), ScalarValue::Timestamp(Some(y), ..)) = (&acc[2], &row[2]) {
+        if x >= y {
+            acc[2].clone()
+        } else {
+            row[2].clone()
+        }
+    } else {
+        acc[2].clone()
+    };
+    Ok(vec![acc[0].clone(), ScalarValue::Int64(Some(a + b)), ts])
+}
+
+/// `(k, v, ts)` reduced to the row with the largest `v`.
+fn max_v(acc: &[ScalarValue], row: &[ScalarValue]) -> rill_core::Result<Vec<ScalarValue>> {
+    Ok(if row[1].as_i64() > acc[1].as_i64() {
+        row.to_vec()
+    } else {
+        acc.to_vec()
+    })
+}
+
+#[test]
+fn row_wise_map_filter_and_flat_map_equal_the_expression_versions() {
+    for (partitions, mode) in [(2, ExecutionMode::Batch), (3, ExecutionMode::Streaming)] {
+        let e = env(partitions, mode);
+        let s = stream(&e, events(300), 1_000);
+        let out_schema = Arc::new(Schema::new(vec![
+            Field::new("k", DataType::Int64, false),
+            Field::new("v2", DataType::Int64, true),
+        ]));
+        let mapped = s
+            .map_rows("double", Arc::clone(&out_schema), |row| {
+                Ok(vec![row[0].clone(), ScalarValue::Int64(row[1].as_i64().map(|v| v * 2))])
+            })
+            .unwrap();
+        let expected = s.map(vec![col("k"), col("v").mul(lit(2i64)).alias("v2")]).unwrap();
+        let got = sorted_rows(&mapped.collect().unwrap());
+        assert_eq!(got.len(), 300);
+        assert_eq!(got, sorted_rows(&expected.collect().unwrap()), "map_rows, {mode:?}");
+
+        let filtered = s
+            .filter_rows("small", |row| Ok(row[1].as_i64().is_some_and(|v| v < 77)))
+            .unwrap();
+        let expected = s.filter(col("v").lt(lit(77i64))).unwrap();
+        let got = sorted_rows(&filtered.collect().unwrap());
+        assert_eq!(got.len(), 77);
+        assert_eq!(got, sorted_rows(&expected.collect().unwrap()), "filter_rows, {mode:?}");
+
+        // Every row with v < 100 twice, as (k, v2), and nothing for the others.
+        let twice = s
+            .flat_map_rows("twice", Arc::clone(&out_schema), |row| {
+                if row[1].as_i64().is_some_and(|v| v < 100) {
+                    let r = vec![row[0].clone(), row[1].clone()];
+                    Ok(vec![r.clone(), r])
+                } else {
+                    Ok(vec![])
+                }
+            })
+            .unwrap();
+        let once = s
+            .filter(col("v").lt(lit(100i64)))
+            .unwrap()
+            .map(vec![col("k"), col("v").alias("v2")])
+            .unwrap();
+        let got = sorted_rows(&twice.collect().unwrap());
+        assert_eq!(got.len(), 200);
+        assert_eq!(
+            got,
+            sorted_rows(&once.union(&once).unwrap().collect().unwrap()),
+            "flat_map_rows, {mode:?}"
+        );
+    }
+}
+
+/// The emissions of a rolling reduce per key, in output order, as `(k, v)`.
+fn emissions_by_key(batches: &[RecordBatch]) -> std::collections::BTreeMap<i64, Vec<i64>> {
+    let mut by_key: std::collections::BTreeMap<i64, Vec<i64>> = Default::default();
+    for b in batches {
+        let (k, v) = (
+            b.column(0).as_primitive::<Int64Type>(),
+            b.column(1).as_primitive::<Int64Type>(),
+        );
+        for r in 0..b.num_rows() {
+            by_key.entry(k.value(r)).or_default().push(v.value(r));
+        }
+    }
+    by_key
+}
+
+#[test]
+fn keyed_rolling_reduce_ends_with_the_aggregate_and_emits_every_row() {
+    let reference = |agg: rill_core::Expr| {
+        let rows = stream(&env(1, ExecutionMode::Batch), events(500), 1_000)
+            .key_by(vec![col("k")])
+            .unwrap()
+            .aggregate(vec![agg.alias("v")])
+            .unwrap()
+            .collect()
+            .unwrap();
+        emissions_by_key(&rows)
+            .into_iter()
+            .map(|(k, v)| (k, v[0]))
+            .collect::<std::collections::BTreeMap<_, _>>()
+    };
+    let (sums, maxes) = (reference(sum(col("v"))), reference(max(col("v"))));
+    assert_eq!(sums.len(), 7);
+    for (partitions, mode) in [
+        (1, ExecutionMode::Batch),
+        (3, ExecutionMode::Batch),
+        (1, ExecutionMode::Streaming),
+        (3, ExecutionMode::Streaming),
+    ] {
+        let s = stream(&env(partitions, mode), events(500), 1_000);
+        let keyed = s.key_by(vec![col("k")]).unwrap();
+        let summed = keyed.reduce("sum_v", sum_v).unwrap();
+        let plan = summed.explain(false).unwrap();
+        assert!(plan.contains("KeyedProcessExec"), "{plan}");
+        assert_eq!(summed.schema().arrow_schema().as_ref(), schema().as_ref());
+        let by_key = emissions_by_key(&summed.collect().unwrap());
+        let last: std::collections::BTreeMap<i64, i64> = by_key.iter().map(|(k, v)| (*k, v[v.len() - 1])).collect();
+        assert_eq!(last, sums, "sum, {partitions} partitions, {mode:?}");
+        let emitted: usize = by_key.values().map(Vec::len).sum();
+        assert_eq!(emitted, 500, "one emission per input row");
+
+        let by_key = emissions_by_key(&keyed.reduce("max_v", max_v).unwrap().collect().unwrap());
+        for (k, v) in &by_key {
+            assert!(v.windows(2).all(|w| w[0] <= w[1]), "max of key {k} not monotone: {v:?}");
+            assert_eq!(v.last(), maxes.get(k), "max, {partitions} partitions, {mode:?}");
+        }
+    }
+}
+
+#[test]
+fn windowed_reduce_equals_the_windowed_aggregate() {
+    type Window = fn() -> rill_core::WindowAssigner;
+    let windows: Vec<(&str, Window)> = vec![
+        ("tumbling", || TumblingEventTimeWindows::of(Duration::from_secs(10))),
+        ("sliding", || {
+            SlidingEventTimeWindows::of(Duration::from_secs(6), Duration::from_secs(2))
+        }),
+    ];
+    for (name, window) in windows {
+        let reference = |agg: rill_core::Expr| {
+            let rows = stream(&env(1, ExecutionMode::Batch), events(1_000), 1_000)
+                .key_by(vec![col("k")])
+                .unwrap()
+                .window(window())
+                .aggregate(vec![agg.alias("v")])
+                .unwrap()
+                .select_columns(&["k", "window_start", "window_end", "v"])
+                .unwrap()
+                .collect()
+                .unwrap();
+            sorted_rows(&rows)
+        };
+        let (sums, maxes) = (reference(sum(col("v"))), reference(max(col("v"))));
+        assert!(sums.len() > 7, "{name}: {}", sums.len());
+        for (partitions, mode) in [
+            (1, ExecutionMode::Batch),
+            (3, ExecutionMode::Batch),
+            (1, ExecutionMode::Streaming),
+            (3, ExecutionMode::Streaming),
+        ] {
+            let windowed = stream(&env(partitions, mode), events(1_000), 1_000)
+                .key_by(vec![col("k")])
+                .unwrap()
+                .window(window());
+            let summed = windowed.reduce("sum_v", sum_v).unwrap();
+            let names: Vec<String> = summed
+                .schema()
+                .arrow_schema()
+                .fields()
+                .iter()
+                .map(|f| f.name().clone())
+                .collect();
+            assert_eq!(names, ["k", "v", "ts", "window_start", "window_end"]);
+            let got = summed
+                .select_columns(&["k", "window_start", "window_end", "v"])
+                .unwrap()
+                .collect()
+                .unwrap();
+            assert_eq!(sorted_rows(&got), sums, "{name} sum, {partitions} partitions, {mode:?}");
+            let got = windowed
+                .reduce("max_v", max_v)
+                .unwrap()
+                .select_columns(&["k", "window_start", "window_end", "v"])
+                .unwrap()
+                .collect()
+                .unwrap();
+            assert_eq!(
+                sorted_rows(&got),
+                maxes,
+                "{name} max, {partitions} partitions, {mode:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn window_all_and_global_reduce() {
+    let reference = stream(&env(1, ExecutionMode::Batch), events(400), 1_000)
+        .window_all(TumblingEventTimeWindows::of(Duration::from_secs(5)))
+        .aggregate(vec![sum(col("v")).alias("v")])
+        .unwrap()
+        .collect()
+        .unwrap();
+    let globals = stream(&env(1, ExecutionMode::Batch), events(400), 1_000)
+        .key_by(vec![col("k")])
+        .unwrap()
+        .sum("v")
+        .unwrap()
+        .collect()
+        .unwrap();
+    for (partitions, mode) in [(2, ExecutionMode::Batch), (3, ExecutionMode::Streaming)] {
+        let s = stream(&env(partitions, mode), events(400), 1_000);
+        let got = s
+            .window_all(TumblingEventTimeWindows::of(Duration::from_secs(5)))
+            .reduce("sum_v", sum_v)
+            .unwrap()
+            .select_columns(&["window_start", "window_end", "v"])
+            .unwrap()
+            .collect()
+            .unwrap();
+        assert_eq!(sorted_rows(&got), sorted_rows(&reference), "window_all, {mode:?}");
+        let got = s
+            .key_by(vec![col("k")])
+            .unwrap()
+            .window(GlobalWindows::create())
+            .reduce("sum_v", sum_v)
+            .unwrap()
+            .select_columns(&["k", "v"])
+            .unwrap()
+            .collect()
+            .unwrap();
+        assert_eq!(sorted_rows(&got), sorted_rows(&globals), "global, {mode:?}");
+    }
+}
+
+#[test]
+fn row_functions_returning_wrong_rows_fail_clearly() {
+    let e = env(2, ExecutionMode::Batch);
+    let s = stream(&e, events(50), 1_000);
+    let keyed = s.key_by(vec![col("k")]).unwrap();
+    let err = keyed
+        .reduce("too_short", |acc, _| Ok(vec![acc[0].clone()]))
+        .unwrap()
+        .collect()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("reduce 'too_short'") && err.contains("returned 1 values"),
+        "{err}"
+    );
+    let err = keyed
+        .window(TumblingEventTimeWindows::of(Duration::from_secs(10)))
+        .reduce("wrong_type", |acc, _| {
+            Ok(vec![
+                acc[0].clone(),
+                ScalarValue::Utf8(Some("x".into())),
+                acc[2].clone(),
+            ])
+        })
+        .unwrap()
+        .collect()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("window reduce 'wrong_type'") && err.contains("column 'v'"),
+        "{err}"
+    );
+    let out = Arc::new(Schema::new(vec![Field::new("v", DataType::Int64, true)]));
+    let err = s
+        .map_rows("pair", out, |row| Ok(vec![row[0].clone(), row[1].clone()]))
+        .unwrap()
+        .collect()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("map_rows 'pair'") && err.contains("returned 2 values"),
+        "{err}"
+    );
+    // The keyed stream's state budget bounds the accumulated rows of a windowed reduce.
+    let err = stream(&e, events(1_000), 1_000)
+        .key_by(vec![col("k")])
+        .unwrap()
+        .state_budget_bytes(1_000)
+        .window(TumblingEventTimeWindows::of(Duration::from_secs(10)))
+        .reduce("sum_v", sum_v)
+        .unwrap()
+        .collect()
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("budget"), "{err}");
+    // Sessions are not supported by reduce.
+    let err = keyed
+        .window(EventTimeSessionWindows::with_gap(Duration::from_secs(1)))
+        .reduce("s", sum_v)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("session windows for reduce"), "{err}");
+}
