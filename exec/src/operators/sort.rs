@@ -1208,6 +1208,30 @@ mod tests {
         #![proptest_config(ProptestConfig::with_cases(64))]
 
         #[test]
+        fn a_spilling_sort_equals_the_reference(
+            values in prop::collection::vec((prop::option::of(0i64..20), prop::option::of(0u8..6)), 0..200),
+            sizes in prop::collection::vec(0usize..40, 1..4),
+            limit in 1usize..4096,
+            batch_size in 1usize..17,
+            a_asc: bool, a_nf: bool, s_asc: bool, s_nf: bool,
+        ) {
+            let s = schema(&[("a", DataType::Int64), ("s", DataType::Utf8)]);
+            let columns = random_columns(&values);
+            let sizes: Vec<usize> = sizes.into_iter().map(|x| x.max(1)).collect();
+            let input = split(&s, &columns, &sizes);
+            let keys = vec![key(col(&s, 0), a_asc, a_nf), key(col(&s, 1), s_asc, s_nf)];
+            let plan = SortExec::try_new(keys, TestSourceExec::plan(Arc::clone(&s), 1), None).unwrap();
+            let (out, _, pool) = sort_with_limit(&plan, &input, Some(limit), batch_size);
+            prop_assert_eq!(pool.used(), 0);
+            prop_assert!(out.iter().all(|b| b.num_rows() <= batch_size && b.num_rows() > 0));
+            let expected = reference(&columns, &[(0, a_asc, a_nf), (1, s_asc, s_nf)], None);
+            prop_assert_eq!(&concat_column(&out, 0), &expected[0]);
+            if !values.is_empty() {
+                prop_assert_eq!(&concat_column(&out, 1), &expected[1]);
+            }
+        }
+
+        #[test]
         fn top_k_equals_full_sort_truncated(
             values in prop::collection::vec((prop::option::of(0i64..20), prop::option::of(0u8..6)), 0..300),
             sizes in prop::collection::vec(0usize..40, 1..4),
