@@ -2,8 +2,8 @@
 //! operators (window state, streaming join state, session buffers) take
 //! [`MemoryReservation`]s sized to what they hold. Growing past the pool's limit fails with
 //! [`ExecError::ResourcesExhausted`] naming the operator, instead of the process running out
-//! of memory. (Spilling to disk instead of failing is the next step for the blocking batch
-//! operators; see the TPC-H issue.)
+//! of memory. A full `SortExec` spills sorted runs to disk instead of failing; the other
+//! blocking batch operators do not spill yet.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;

@@ -8,19 +8,39 @@
 //! one key uses Arrow's `sort_to_indices` (with a partial sort for top-k), several keys compare
 //! the byte-comparable rows of `arrow::row`. Output batches of `batch_size` rows are gathered
 //! from the buffered batches with `interleave`.
+//!
+//! A full sort reserves the bytes of its buffered batches from the job's
+//! [`MemoryPool`](crate::memory::MemoryPool) (`SET 'memory.limit'`). When the pool refuses
+//! more, it spills: the buffer is sorted and written as a sorted run to an Arrow IPC file in
+//! a per-operator directory under `std::env::temp_dir()` (or [`SortExec::with_spill_dir`]),
+//! the buffer and its reservation are cleared, and the new batch is kept (a batch that does
+//! not fit even alone is kept anyway). At the end of input, if anything was spilled, the
+//! buffer becomes one more (in-memory) run and all runs are merged k ways, each read one
+//! batch at a time, comparing the `arrow::row` rows of their keys, so ASC/DESC and NULLS
+//! FIRST/LAST order exactly as in memory. The directory is removed when the operator ends
+//! or is dropped (also on error or cancellation). Metrics: `spills`, `spilled_rows`,
+//! `spilled_bytes`. A top-k's memory is bounded already; it neither reserves nor spills.
 
 use std::any::Any;
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io::{BufReader, BufWriter};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef};
 use arrow::compute::{concat, interleave, sort_to_indices};
 use arrow::datatypes::{DataType, SchemaRef};
+use arrow::ipc::reader::FileReader;
+use arrow::ipc::writer::FileWriter;
 use arrow::record_batch::{RecordBatch, RecordBatchOptions};
-use arrow::row::{RowConverter, SortField};
+use arrow::row::{RowConverter, Rows, SortField};
 use rill_core::error::RillError;
 
 use crate::error::{ExecError, Result};
 use crate::exec_internal;
+use crate::memory::MemoryReservation;
 use crate::operator::{Operator, OperatorContext, Output};
 use crate::physical_expr::PhysicalSortExpr;
 use crate::plan::{ExecutionPlan, Instance};
@@ -32,6 +52,8 @@ pub struct SortExec {
     keys: Vec<PhysicalSortExpr>,
     input: Arc<dyn ExecutionPlan>,
     fetch: Option<usize>,
+    /// Where spill directories are created (`None`: `std::env::temp_dir()`).
+    spill_dir: Option<PathBuf>,
 }
 
 impl SortExec {
@@ -42,7 +64,19 @@ impl SortExec {
     /// No keys, or a key of a type that cannot be ordered.
     pub fn try_new(keys: Vec<PhysicalSortExpr>, input: Arc<dyn ExecutionPlan>, fetch: Option<usize>) -> Result<Self> {
         validate_keys("SortExec", &keys)?;
-        Ok(SortExec { keys, input, fetch })
+        Ok(SortExec {
+            keys,
+            input,
+            fetch,
+            spill_dir: None,
+        })
+    }
+
+    /// Creates the spill directories of this sort under `dir` instead of
+    /// `std::env::temp_dir()`.
+    pub fn with_spill_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.spill_dir = Some(dir.into());
+        self
     }
 
     /// The sort keys.
@@ -87,6 +121,10 @@ impl ExecutionPlan for SortExec {
             buffer: SortBuffer::try_new(self.keys.clone(), self.input.schema())?,
             fetch: self.fetch,
             held_watermark: None,
+            reservation: None,
+            buffered_bytes: 0,
+            spill: None,
+            spill_base: self.spill_dir.clone(),
         })))
     }
 
@@ -101,6 +139,114 @@ struct SortOperator {
     fetch: Option<usize>,
     /// The latest watermark, held back until the sorted rows are out.
     held_watermark: Option<Watermark>,
+    /// The bytes of the buffered batches, reserved from the job's pool (full sort only;
+    /// created with the first batch).
+    reservation: Option<MemoryReservation>,
+    /// The bytes of the buffered batches (may exceed the reservation by one batch that
+    /// did not fit alone).
+    buffered_bytes: usize,
+    /// The sorted runs written to disk so far, if any.
+    spill: Option<SpillFiles>,
+    /// Where to create the spill directory (`None`: the system's temp directory).
+    spill_base: Option<PathBuf>,
+}
+
+impl SortOperator {
+    /// Accounts for `bytes` more buffered bytes; when the pool refuses, spills the buffer
+    /// as a sorted run first. A batch that does not fit even alone is kept anyway.
+    fn reserve(&mut self, bytes: usize, ctx: &mut OperatorContext) -> Result<()> {
+        let reservation = self
+            .reservation
+            .get_or_insert_with(|| ctx.memory.reservation(format!("SortExec[{}]", ctx.task.subtask)));
+        let wanted = self.buffered_bytes.saturating_add(bytes);
+        if reservation.try_resize(wanted).is_ok() {
+            self.buffered_bytes = wanted;
+            return Ok(());
+        }
+        if self.buffer.num_rows() > 0 {
+            self.spill_buffer(ctx)?;
+        }
+        self.buffered_bytes = bytes;
+        if let Some(reservation) = self.reservation.as_mut() {
+            // A batch must fit: if it does not even alone, hold it unreserved (the next
+            // batch then spills it).
+            if reservation.try_resize(bytes).is_err() {
+                reservation.try_resize(0)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Sorts the buffer, writes it to a new run file, clears it and releases its memory.
+    fn spill_buffer(&mut self, ctx: &mut OperatorContext) -> Result<()> {
+        if self.spill.is_none() {
+            self.spill = Some(SpillFiles::create(self.spill_base.as_deref())?);
+        }
+        let spill = self
+            .spill
+            .as_mut()
+            .ok_or_else(|| exec_internal!("SortExec spill files missing after creation"))?;
+        let path = spill.next_path();
+        let file = File::create(&path).map_err(|source| ExecError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let context = || format!("writing sort spill file '{}'", path.display());
+        let mut writer = FileWriter::try_new(BufWriter::new(file), &self.buffer.schema)
+            .map_err(|e| ExecError::arrow(context(), e))?;
+        let indices = self.buffer.sorted_indices(None)?;
+        for chunk in indices.chunks(ctx.batch_size.max(1)) {
+            let batch = self.buffer.gather(chunk)?;
+            writer.write(&batch).map_err(|e| ExecError::arrow(context(), e))?;
+        }
+        // Finishes the file and flushes it, reporting write errors.
+        writer.into_inner().map_err(|e| ExecError::arrow(context(), e))?;
+        let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        spill.runs.push(path);
+        ctx.metrics.add("spills", 1);
+        ctx.metrics.add("spilled_rows", indices.len() as u64);
+        ctx.metrics.add("spilled_bytes", bytes);
+        self.buffer.clear();
+        self.buffered_bytes = 0;
+        if let Some(reservation) = self.reservation.as_mut() {
+            reservation.try_resize(0)?;
+        }
+        Ok(())
+    }
+
+    /// Merges the spilled runs and the sorted buffer into `out`.
+    fn merge_runs(&mut self, ctx: &mut OperatorContext, out: &mut Output) -> Result<()> {
+        let batch_size = ctx.batch_size.max(1);
+        let mut sources: Vec<RunSource> = vec![];
+        if let Some(spill) = &self.spill {
+            for path in &spill.runs {
+                let file = File::open(path).map_err(|source| ExecError::Io {
+                    path: path.display().to_string(),
+                    source,
+                })?;
+                let reader = FileReader::try_new(BufReader::new(file), None)
+                    .map_err(|e| ExecError::arrow(format!("reading sort spill file '{}'", path.display()), e))?;
+                sources.push(RunSource::File {
+                    reader: Box::new(reader),
+                    path: path.clone(),
+                });
+            }
+        }
+        // The buffer is the last run, sorted in memory.
+        let indices = self.buffer.sorted_indices(None)?;
+        let mut memory = VecDeque::new();
+        for chunk in indices.chunks(batch_size) {
+            memory.push_back(self.buffer.gather(chunk)?);
+        }
+        self.buffer.clear();
+        sources.push(RunSource::Memory(memory));
+        let converter = row_converter(&self.buffer.keys)?;
+        let mut merger = KWayMerge::try_new(&self.buffer.keys, converter, Arc::clone(&self.buffer.schema), sources)?;
+        while let Some(batch) = merger.next_batch(batch_size)? {
+            out.push(batch);
+        }
+        Ok(())
+    }
 }
 
 impl Operator for SortOperator {
@@ -113,6 +259,9 @@ impl Operator for SortOperator {
     ) -> Result<()> {
         if batch.num_rows() == 0 || self.fetch == Some(0) {
             return Ok(());
+        }
+        if self.fetch.is_none() {
+            self.reserve(batch.get_array_memory_size(), ctx)?;
         }
         self.buffer.push(batch)?;
         if let Some(k) = self.fetch {
@@ -133,15 +282,232 @@ impl Operator for SortOperator {
     }
 
     fn on_end(&mut self, ctx: &mut OperatorContext, out: &mut Output) -> Result<()> {
-        let indices = self.buffer.sorted_indices(self.fetch)?;
-        for chunk in indices.chunks(ctx.batch_size.max(1)) {
-            out.push(self.buffer.gather(chunk)?);
+        if self.spill.is_some() {
+            self.merge_runs(ctx, out)?;
+        } else {
+            let indices = self.buffer.sorted_indices(self.fetch)?;
+            for chunk in indices.chunks(ctx.batch_size.max(1)) {
+                out.push(self.buffer.gather(chunk)?);
+            }
+            self.buffer.clear();
         }
-        self.buffer.clear();
+        self.buffered_bytes = 0;
+        // Release the memory and the spill files now rather than when dropped.
+        self.reservation = None;
+        self.spill = None;
         if let Some(wm) = self.held_watermark.take() {
             out.push_watermark(wm);
         }
         Ok(())
+    }
+}
+
+/// A per-operator spill directory and its run files; the directory is removed when this is
+/// dropped (at the end of input, or on error or cancellation).
+struct SpillFiles {
+    dir: PathBuf,
+    runs: Vec<PathBuf>,
+}
+
+impl SpillFiles {
+    /// Creates a uniquely named directory under `base` (default: the system temp dir).
+    fn create(base: Option<&Path>) -> Result<Self> {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let base = base.map_or_else(std::env::temp_dir, Path::to_path_buf);
+        let n = NEXT.fetch_add(1, AtomicOrdering::Relaxed);
+        let dir = base.join(format!("rill-sort-spill-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&dir).map_err(|source| ExecError::Io {
+            path: dir.display().to_string(),
+            source,
+        })?;
+        Ok(SpillFiles { dir, runs: vec![] })
+    }
+
+    /// The path of the next run file.
+    fn next_path(&self) -> PathBuf {
+        self.dir.join(format!("run-{}.arrow", self.runs.len()))
+    }
+}
+
+impl Drop for SpillFiles {
+    fn drop(&mut self) {
+        // Best effort: nothing useful can be done about a failure while dropping.
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Where a sorted run's batches come from during the merge.
+enum RunSource {
+    File {
+        reader: Box<FileReader<BufReader<File>>>,
+        path: PathBuf,
+    },
+    Memory(VecDeque<RecordBatch>),
+}
+
+impl RunSource {
+    /// The run's next non-empty batch, if any.
+    fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
+        loop {
+            let next = match self {
+                RunSource::File { reader, path } => reader
+                    .next()
+                    .transpose()
+                    .map_err(|e| ExecError::arrow(format!("reading sort spill file '{}'", path.display()), e))?,
+                RunSource::Memory(batches) => batches.pop_front(),
+            };
+            match next {
+                Some(b) if b.num_rows() == 0 => continue,
+                other => return Ok(other),
+            }
+        }
+    }
+}
+
+/// A run's position in the merge: its current batch, that batch's key rows, and the row.
+struct Cursor {
+    source: RunSource,
+    batch: RecordBatch,
+    rows: Rows,
+    row: usize,
+    /// The position of `batch` in the merge's list of batches pending output.
+    slot: usize,
+}
+
+/// A k-way merge of sorted runs, each read one batch at a time. A binary min-heap of run
+/// numbers orders the runs by their current rows (ties: the lower run first, so runs in
+/// input order keep a stable merge).
+struct KWayMerge<'a> {
+    keys: &'a [PhysicalSortExpr],
+    converter: RowConverter,
+    schema: SchemaRef,
+    cursors: Vec<Option<Cursor>>,
+    heap: Vec<usize>,
+    /// The batches the pending output rows point into.
+    pending: Vec<RecordBatch>,
+}
+
+impl<'a> KWayMerge<'a> {
+    fn try_new(
+        keys: &'a [PhysicalSortExpr],
+        converter: RowConverter,
+        schema: SchemaRef,
+        sources: Vec<RunSource>,
+    ) -> Result<Self> {
+        let mut merge = KWayMerge {
+            keys,
+            converter,
+            schema,
+            cursors: vec![],
+            heap: vec![],
+            pending: vec![],
+        };
+        for mut source in sources {
+            let cursor = match source.next_batch()? {
+                Some(batch) => Some(merge.cursor(source, batch)?),
+                None => None,
+            };
+            if cursor.is_some() {
+                merge.heap.push(merge.cursors.len());
+            }
+            merge.cursors.push(cursor);
+        }
+        for i in (0..merge.heap.len() / 2).rev() {
+            merge.sift_down(i);
+        }
+        Ok(merge)
+    }
+
+    /// A cursor at the first row of `batch`, which joins the pending batches.
+    fn cursor(&mut self, source: RunSource, batch: RecordBatch) -> Result<Cursor> {
+        let keys = evaluate_keys(self.keys, &batch)?;
+        let rows = self
+            .converter
+            .convert_columns(&keys)
+            .map_err(|e| ExecError::arrow(format!("merging sorted runs on {}", describe_keys(self.keys, None)), e))?;
+        self.pending.push(batch.clone());
+        Ok(Cursor {
+            source,
+            batch,
+            rows,
+            row: 0,
+            slot: self.pending.len() - 1,
+        })
+    }
+
+    /// Whether run `a`'s current row comes before run `b`'s.
+    fn less(&self, a: usize, b: usize) -> bool {
+        match (&self.cursors[a], &self.cursors[b]) {
+            (Some(x), Some(y)) => x
+                .rows
+                .row(x.row)
+                .cmp(&y.rows.row(y.row))
+                .then_with(|| a.cmp(&b))
+                .is_lt(),
+            _ => a < b,
+        }
+    }
+
+    fn sift_down(&mut self, mut i: usize) {
+        loop {
+            let (l, r) = (2 * i + 1, 2 * i + 2);
+            let mut smallest = i;
+            if l < self.heap.len() && self.less(self.heap[l], self.heap[smallest]) {
+                smallest = l;
+            }
+            if r < self.heap.len() && self.less(self.heap[r], self.heap[smallest]) {
+                smallest = r;
+            }
+            if smallest == i {
+                return;
+            }
+            self.heap.swap(i, smallest);
+            i = smallest;
+        }
+    }
+
+    /// The next batch of at most `batch_size` merged rows, `None` when all runs are done.
+    fn next_batch(&mut self, batch_size: usize) -> Result<Option<RecordBatch>> {
+        let mut indices = Vec::with_capacity(batch_size);
+        while indices.len() < batch_size {
+            let Some(&run) = self.heap.first() else { break };
+            let Some(cursor) = self.cursors[run].as_mut() else {
+                return Err(exec_internal!("sort merge: run {run} in the heap has no cursor"));
+            };
+            indices.push((cursor.slot, cursor.row));
+            cursor.row += 1;
+            if cursor.row == cursor.batch.num_rows() {
+                let Some(mut done) = self.cursors[run].take() else {
+                    return Err(exec_internal!("sort merge: run {run} lost its cursor"));
+                };
+                match done.source.next_batch()? {
+                    Some(batch) => {
+                        let next = self.cursor(done.source, batch)?;
+                        self.cursors[run] = Some(next);
+                    }
+                    None => {
+                        let last = self.heap.len() - 1;
+                        self.heap.swap(0, last);
+                        self.heap.pop();
+                    }
+                }
+            }
+            if !self.heap.is_empty() {
+                self.sift_down(0);
+            }
+        }
+        if indices.is_empty() {
+            return Ok(None);
+        }
+        let batches: Vec<&RecordBatch> = self.pending.iter().collect();
+        let out = gather_rows(&self.schema, &batches, &indices)?;
+        // Keep only the runs' current batches pending.
+        self.pending.clear();
+        for cursor in self.cursors.iter_mut().flatten() {
+            self.pending.push(cursor.batch.clone());
+            cursor.slot = self.pending.len() - 1;
+        }
+        Ok(Some(out))
     }
 }
 
@@ -680,8 +1046,190 @@ mod tests {
         vec![Arc::new(a), Arc::new(t)]
     }
 
+    /// `n` pseudo-random rows: `a` in 0..1000 with ~5% NULLs, `s` one of 50 strings with
+    /// ~5% NULLs.
+    fn random_rows(n: usize) -> Vec<ArrayRef> {
+        let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let values: Vec<(Option<i64>, Option<String>)> = (0..n)
+            .map(|_| {
+                let a = next();
+                let t = next();
+                (
+                    (a % 20 != 0).then_some((a >> 8) as i64 % 1000 - 500),
+                    (t % 20 != 0).then(|| format!("str-{:02}", (t >> 8) % 50)),
+                )
+            })
+            .collect();
+        vec![
+            Arc::new(Int64Array::from(values.iter().map(|v| v.0).collect::<Vec<_>>())),
+            Arc::new(StringArray::from(
+                values.iter().map(|v| v.1.clone()).collect::<Vec<_>>(),
+            )),
+        ]
+    }
+
+    /// Sorts `input` with a pool of `limit` bytes; returns the output, the context's metrics
+    /// and the pool.
+    fn sort_with_limit(
+        plan: &dyn ExecutionPlan,
+        input: &[RecordBatch],
+        limit: Option<usize>,
+        batch_size: usize,
+    ) -> (Vec<RecordBatch>, Vec<(String, u64)>, Arc<crate::memory::MemoryPool>) {
+        let pool = crate::memory::MemoryPool::new(limit);
+        let mut op = operator(plan, 0);
+        let mut ctx = crate::operator::OperatorContext::new("t", 0, 1, batch_size);
+        ctx.memory = Arc::clone(&pool);
+        let mut out = Output::new();
+        for b in input {
+            op.process_batch(0, b.clone(), &mut ctx, &mut out).unwrap();
+        }
+        assert!(out.is_empty());
+        op.on_end(&mut ctx, &mut out).unwrap();
+        let got = out
+            .drain()
+            .filter_map(|e| match e {
+                rill_core::stream::StreamElement::Batch(b) => Some(b),
+                _ => None,
+            })
+            .collect();
+        (got, ctx.metrics.extra.clone(), pool)
+    }
+
+    fn metric(metrics: &[(String, u64)], name: &str) -> u64 {
+        metrics.iter().find(|(n, _)| n == name).map_or(0, |(_, v)| *v)
+    }
+
+    #[test]
+    fn a_sort_past_the_memory_limit_spills_and_merges_to_the_same_result() {
+        let s = schema(&[("a", DataType::Int64), ("s", DataType::Utf8)]);
+        let columns = random_rows(20_000);
+        let input = split(&s, &columns, &[500, 137, 1000]);
+        let dir = tempfile::tempdir().unwrap();
+        for (keys, ref_keys) in [
+            (
+                vec![key(col(&s, 0), false, true), key(col(&s, 1), true, false)],
+                vec![(0, false, true), (1, true, false)],
+            ),
+            (
+                vec![key(col(&s, 1), true, true), key(col(&s, 0), false, false)],
+                vec![(1, true, true), (0, false, false)],
+            ),
+        ] {
+            let plan = SortExec::try_new(keys, TestSourceExec::plan(Arc::clone(&s), 1), None)
+                .unwrap()
+                .with_spill_dir(dir.path());
+            let (unlimited, metrics, _) = sort_with_limit(&plan, &input, None, 1000);
+            assert_eq!(metric(&metrics, "spills"), 0);
+            let (spilled, metrics, pool) = sort_with_limit(&plan, &input, Some(64 * 1024), 1000);
+            assert!(metric(&metrics, "spills") > 1, "{metrics:?}");
+            assert!(metric(&metrics, "spilled_rows") > 0 && metric(&metrics, "spilled_bytes") > 0);
+            assert_eq!(pool.used(), 0);
+            assert!(spilled.iter().all(|b| b.num_rows() <= 1000));
+            assert_eq!(rows(&spilled), 20_000);
+            let expected = reference(&columns, &ref_keys, None);
+            for (c, expected) in expected.iter().enumerate() {
+                assert_eq!(&concat_column(&unlimited, c), expected);
+                assert_eq!(&concat_column(&spilled, c), expected);
+            }
+            // The spill files are gone once the sort has ended.
+            assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+        }
+    }
+
+    #[test]
+    fn a_single_key_sort_spills_and_a_batch_larger_than_the_limit_still_fits() {
+        let s = schema(&[("a", DataType::Int64), ("s", DataType::Utf8)]);
+        let columns = random_rows(5_000);
+        let input = split(&s, &columns, &[2_000, 100]);
+        let plan = SortExec::try_new(
+            vec![key(col(&s, 0), true, false)],
+            TestSourceExec::plan(Arc::clone(&s), 1),
+            None,
+        )
+        .unwrap();
+        // 4 KiB: smaller than the 2,000-row batches, which are kept anyway.
+        let (spilled, metrics, _) = sort_with_limit(&plan, &input, Some(4 * 1024), 300);
+        assert!(metric(&metrics, "spills") > 1, "{metrics:?}");
+        assert!(spilled.iter().all(|b| b.num_rows() <= 300));
+        let expected = reference(&columns, &[(0, true, false)], None);
+        assert_eq!(&concat_column(&spilled, 0), &expected[0]);
+        // A top-k keeps its memory bounded without a reservation: no spills.
+        let plan = SortExec::try_new(
+            vec![key(col(&s, 0), true, false)],
+            TestSourceExec::plan(Arc::clone(&s), 1),
+            Some(10),
+        )
+        .unwrap();
+        let (top, metrics, _) = sort_with_limit(&plan, &input, Some(1024), 300);
+        assert_eq!(metric(&metrics, "spills"), 0);
+        assert_eq!(&concat_column(&top, 0), &expected[0].slice(0, 10));
+    }
+
+    #[test]
+    fn spill_files_are_removed_when_a_cancelled_sort_is_dropped() {
+        let s = schema(&[("a", DataType::Int64), ("s", DataType::Utf8)]);
+        let input = split(&s, &random_rows(10_000), &[500]);
+        let dir = tempfile::tempdir().unwrap();
+        let plan = SortExec::try_new(
+            vec![key(col(&s, 0), true, false)],
+            TestSourceExec::plan(Arc::clone(&s), 1),
+            None,
+        )
+        .unwrap()
+        .with_spill_dir(dir.path());
+        let mut op = operator(&plan, 0);
+        let mut ctx = crate::operator::OperatorContext::new("t", 0, 1, 500);
+        ctx.memory = crate::memory::MemoryPool::new(Some(32 * 1024));
+        let mut out = Output::new();
+        for b in input {
+            op.process_batch(0, b, &mut ctx, &mut out).unwrap();
+        }
+        let spill_dirs: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        assert_eq!(spill_dirs.len(), 1);
+        let runs = std::fs::read_dir(&spill_dirs[0]).unwrap().count() as u64;
+        assert!(runs > 1);
+        assert_eq!(runs, metric(&ctx.metrics.extra, "spills"));
+        // No on_end: the job was cancelled.
+        drop(op);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn a_spilling_sort_equals_the_reference(
+            values in prop::collection::vec((prop::option::of(0i64..20), prop::option::of(0u8..6)), 0..200),
+            sizes in prop::collection::vec(0usize..40, 1..4),
+            limit in 1usize..4096,
+            batch_size in 1usize..17,
+            a_asc: bool, a_nf: bool, s_asc: bool, s_nf: bool,
+        ) {
+            let s = schema(&[("a", DataType::Int64), ("s", DataType::Utf8)]);
+            let columns = random_columns(&values);
+            let sizes: Vec<usize> = sizes.into_iter().map(|x| x.max(1)).collect();
+            let input = split(&s, &columns, &sizes);
+            let keys = vec![key(col(&s, 0), a_asc, a_nf), key(col(&s, 1), s_asc, s_nf)];
+            let plan = SortExec::try_new(keys, TestSourceExec::plan(Arc::clone(&s), 1), None).unwrap();
+            let (out, _, pool) = sort_with_limit(&plan, &input, Some(limit), batch_size);
+            prop_assert_eq!(pool.used(), 0);
+            prop_assert!(out.iter().all(|b| b.num_rows() <= batch_size && b.num_rows() > 0));
+            let expected = reference(&columns, &[(0, a_asc, a_nf), (1, s_asc, s_nf)], None);
+            prop_assert_eq!(&concat_column(&out, 0), &expected[0]);
+            if !values.is_empty() {
+                prop_assert_eq!(&concat_column(&out, 1), &expected[1]);
+            }
+        }
 
         #[test]
         fn top_k_equals_full_sort_truncated(

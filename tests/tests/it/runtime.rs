@@ -98,3 +98,19 @@ fn a_slow_consumer_throttles_producers() {
     assert!(ahead <= 40, "{ahead} batches were produced ahead of a slow consumer");
     drop(it);
 }
+
+#[test]
+fn a_sort_past_the_memory_limit_spills_to_disk_and_gives_the_same_result() {
+    let env = env(2);
+    env.register_batches("t", sample_batches(50_000, 7)).unwrap();
+    let q = "SELECT k, v, s FROM t ORDER BY s DESC, k ASC, v % 1000 DESC, v";
+    let unlimited = crate::common::rows(&env.sql(q).unwrap().collect().unwrap());
+    assert_eq!(unlimited.len(), 50_000);
+    env.sql("SET 'memory.limit' = '256kb'").unwrap();
+    let limited = crate::common::rows(&env.sql(q).unwrap().collect().unwrap());
+    assert!(limited == unlimited, "the spilled sort differs from the in-memory one");
+    let text = env.sql(&format!("EXPLAIN ANALYZE {q}")).unwrap().collect().unwrap();
+    let text = crate::common::rows(&text).join("\n");
+    assert!(text.contains("spills="), "{text}");
+    assert!(text.contains("spilled_rows="), "{text}");
+}
