@@ -26,6 +26,7 @@ pub mod sql;
 pub mod stream;
 pub mod time;
 pub mod types;
+pub mod units;
 
 pub use catalog::{MemTable, TableSource};
 pub use datastream::{

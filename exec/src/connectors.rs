@@ -27,9 +27,9 @@ use rill_core::catalog::{Connector, TableSource};
 use rill_core::plan::{RollingSpec, SinkSpec};
 use rill_core::{FileFormat, ReadOptions, RillError};
 
-use std::time::Duration;
-
 use arrow::record_batch::RecordBatch;
+
+pub use rill_core::units::{parse_duration, parse_size};
 
 use crate::datasource::{
     open_files, DirectoryMode, DirectorySourceFactory, SocketTextSourceFactory, SourceFactory, SourceTable,
@@ -198,22 +198,6 @@ fn rolling_spec(table: &str, options: &BTreeMap<String, String>) -> rill_core::R
         }
     }
     Ok(rolling)
-}
-
-/// `128mb`, `1 GB`, `64kb`, `4096` (bytes); units are powers of 1024.
-pub fn parse_size(text: &str) -> Option<u64> {
-    let t = text.trim().to_ascii_lowercase();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let n: u64 = num.parse().ok()?;
-    let mult: u64 = match unit.trim() {
-        "" | "b" | "bytes" => 1,
-        "k" | "kb" | "kib" => 1 << 10,
-        "m" | "mb" | "mib" => 1 << 20,
-        "g" | "gb" | "gib" => 1 << 30,
-        _ => return None,
-    };
-    n.checked_mul(mult).filter(|b| *b > 0)
 }
 
 /// A write-only table whose inserted rows are printed (Flink's `print` connector).
@@ -396,27 +380,12 @@ pub fn with_idle_timeout(
     }
 }
 
-/// `500ms`, `2s`, `1min`, `1h` (or a bare number of milliseconds).
-pub fn parse_duration(text: &str) -> Option<Duration> {
-    let t = text.trim().to_ascii_lowercase();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let n: u64 = num.parse().ok()?;
-    let ms = match unit.trim() {
-        "" | "ms" => n,
-        "s" | "sec" | "second" | "seconds" => n.checked_mul(1_000)?,
-        "min" | "minute" | "minutes" => n.checked_mul(60_000)?,
-        "h" | "hour" | "hours" => n.checked_mul(3_600_000)?,
-        _ => return None,
-    };
-    Some(Duration::from_millis(ms))
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
     use super::*;
+    use std::time::Duration;
 
     fn options(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()

@@ -714,21 +714,13 @@ fn set_option(env: &ExecutionEnvironment, variable: &ast::ObjectName, values: &[
     Ok(StatementOutput::Done(format!("SET {key} = {value}")))
 }
 
-/// `512mb`, `2 GB`, `1048576` (bytes), or `none`/`unlimited` (`Some(None)`).
+/// A size ([`crate::units::parse_size`]), or `none`/`unlimited` (`Some(None)`).
 fn parse_bytes(text: &str) -> Option<Option<usize>> {
     let t = text.trim().to_ascii_lowercase();
     if t == "none" || t == "unlimited" {
         return Some(None);
     }
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let n: usize = num.parse().ok()?;
-    let mult: usize = match unit.trim() {
-        "" | "b" => 1,
-        "kb" | "k" => 1 << 10,
-        "mb" | "m" => 1 << 20,
-        "gb" | "g" => 1 << 30,
-        _ => return None,
-    };
-    n.checked_mul(mult).map(Some)
+    crate::units::parse_size(&t)
+        .and_then(|b| usize::try_from(b).ok())
+        .map(Some)
 }
