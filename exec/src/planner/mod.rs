@@ -88,6 +88,24 @@ struct Planner<'a> {
     streaming: bool,
 }
 
+/// Whether `e` (possibly aliased) is a plain reference to a column of `schema` whose flag in
+/// `flags` is set: how window ends and event-time columns pass through projections and
+/// group keys.
+pub(crate) fn is_flagged_column(e: &Expr, schema: &PlanSchema, flags: &[bool]) -> bool {
+    let e = match e {
+        Expr::Alias { expr, .. } => expr.as_ref(),
+        e => e,
+    };
+    match e {
+        Expr::Column(c) => schema
+            .try_index_of(c)
+            .ok()
+            .flatten()
+            .is_some_and(|i| flags.get(i).copied().unwrap_or(false)),
+        _ => false,
+    }
+}
+
 /// For each output column of `plan`, whether it is a window end: the `window_end` of a
 /// window table function, passed on unchanged by projections, filters, joins and windowed
 /// aggregates (whose output rows for a window appear before the watermark that passes its
@@ -103,21 +121,7 @@ pub(crate) fn window_end_columns(plan: &LogicalPlan) -> Vec<bool> {
             let inner = window_end_columns(input);
             exprs
                 .iter()
-                .map(|e| {
-                    let e = match e {
-                        Expr::Alias { expr, .. } => expr.as_ref(),
-                        e => e,
-                    };
-                    match e {
-                        Expr::Column(c) => input
-                            .schema()
-                            .try_index_of(c)
-                            .ok()
-                            .flatten()
-                            .is_some_and(|i| inner.get(i).copied().unwrap_or(false)),
-                        _ => false,
-                    }
-                })
+                .map(|e| is_flagged_column(e, input.schema(), &inner))
                 .collect()
         }
         LogicalPlan::Aggregate {
@@ -129,15 +133,7 @@ pub(crate) fn window_end_columns(plan: &LogicalPlan) -> Vec<bool> {
             let inner = window_end_columns(input);
             let mut v: Vec<bool> = group_expr
                 .iter()
-                .map(|e| match e {
-                    Expr::Column(c) => input
-                        .schema()
-                        .try_index_of(c)
-                        .ok()
-                        .flatten()
-                        .is_some_and(|i| inner.get(i).copied().unwrap_or(false)),
-                    _ => false,
-                })
+                .map(|e| is_flagged_column(e, input.schema(), &inner))
                 .collect();
             v.extend(std::iter::repeat_n(false, aggr_expr.len()));
             v
@@ -555,14 +551,7 @@ impl Planner<'_> {
         // watermarks; any other aggregate over an unbounded input would never finish.
         let window_key = if self.streaming {
             let ends = window_end_columns(input);
-            let key = group_expr.iter().position(|e| match e {
-                Expr::Column(c) => in_schema
-                    .try_index_of(c)
-                    .ok()
-                    .flatten()
-                    .is_some_and(|i| ends.get(i).copied().unwrap_or(false)),
-                _ => false,
-            });
+            let key = group_expr.iter().position(|e| is_flagged_column(e, in_schema, &ends));
             if key.is_none() && !input.is_bounded() {
                 if has_distinct {
                     self.refuse_unbounded(input, "a DISTINCT aggregate without a window")?;
@@ -674,14 +663,6 @@ impl Planner<'_> {
         }
         let (ls, rs) = (left.schema(), right.schema());
         let (lw, rw) = (window_end_columns(left), window_end_columns(right));
-        let is_end = |e: &Expr, schema: &PlanSchema, ends: &[bool]| match e {
-            Expr::Column(c) => schema
-                .try_index_of(c)
-                .ok()
-                .flatten()
-                .is_some_and(|i| ends.get(i).copied().unwrap_or(false)),
-            _ => false,
-        };
         let mut keys = Vec::with_capacity(on.len());
         let mut window_key = None;
         for (i, (l, r)) in on.iter().enumerate() {
@@ -696,7 +677,7 @@ impl Planner<'_> {
                     rill_core::analyzer::cast_if_needed(r.clone(), &common, rs)?,
                 )
             };
-            if window_key.is_none() && is_end(&l, ls, &lw) && is_end(&r, rs, &rw) {
+            if window_key.is_none() && is_flagged_column(&l, ls, &lw) && is_flagged_column(&r, rs, &rw) {
                 window_key = Some(i);
             }
             keys.push((create_physical_expr(&l, ls)?, create_physical_expr(&r, rs)?));

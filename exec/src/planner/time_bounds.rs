@@ -10,7 +10,7 @@ use rill_core::expr::{split_conjunction, BinaryOp, Expr};
 use rill_core::plan::LogicalPlan;
 use rill_core::{PlanSchema, ScalarValue};
 
-use super::window_end_columns;
+use super::{is_flagged_column, window_end_columns};
 
 /// For each output column of `plan`, whether it is an event-time column.
 pub(crate) fn time_attribute_columns(plan: &LogicalPlan) -> Vec<bool> {
@@ -36,21 +36,7 @@ pub(crate) fn time_attribute_columns(plan: &LogicalPlan) -> Vec<bool> {
             Some(
                 exprs
                     .iter()
-                    .map(|e| {
-                        let e = match e {
-                            Expr::Alias { expr, .. } => expr.as_ref(),
-                            e => e,
-                        };
-                        match e {
-                            Expr::Column(c) => input
-                                .schema()
-                                .try_index_of(c)
-                                .ok()
-                                .flatten()
-                                .is_some_and(|i| inner.get(i).copied().unwrap_or(false)),
-                            _ => false,
-                        }
-                    })
+                    .map(|e| is_flagged_column(e, input.schema(), &inner))
                     .collect(),
             )
         }
