@@ -22,7 +22,7 @@ use std::any::Any;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, StringArray};
+use arrow::array::{ArrayRef, StringArray};
 use arrow::compute::concat_batches;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
@@ -30,6 +30,7 @@ use arrow::row::{RowConverter, SortField};
 use rill_core::stream::StreamElement;
 
 use super::aggregate::{AggregateMode, HashAggregateExec};
+use super::sort::gather_rows;
 use crate::error::{ExecError, Result};
 use crate::exec_internal;
 use crate::operator::{Operator, OperatorContext, Output};
@@ -222,14 +223,8 @@ impl ChangelogAggregateOperator {
 
 /// Rows `(chunk, row)` of `chunks`, in order, as one batch.
 fn interleave_batches(schema: &SchemaRef, chunks: &[RecordBatch], idx: &[(usize, usize)]) -> Result<RecordBatch> {
-    let mut cols = Vec::with_capacity(schema.fields().len());
-    for c in 0..schema.fields().len() {
-        let arrays: Vec<&dyn Array> = chunks.iter().map(|b| b.column(c).as_ref()).collect();
-        cols.push(arrow::compute::interleave(&arrays, idx).map_err(|e| ExecError::arrow("changelog state", e))?);
-    }
-    let options = arrow::record_batch::RecordBatchOptions::new().with_row_count(Some(idx.len()));
-    RecordBatch::try_new_with_options(Arc::clone(schema), cols, &options)
-        .map_err(|e| ExecError::arrow("changelog state", e))
+    let refs: Vec<&RecordBatch> = chunks.iter().collect();
+    gather_rows(schema, &refs, idx)
 }
 
 impl Operator for ChangelogAggregateOperator {

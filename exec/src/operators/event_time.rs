@@ -6,8 +6,13 @@
 //! fires before the watermark truly passed it) and a watermark computed from a column value is
 //! rounded **down** (so it never promises more than the data does).
 
-use arrow::array::{Array, ArrayRef, AsArray, Int64Array};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, AsArray, Int64Array, UInt32Array};
+use arrow::compute::take_record_batch;
 use arrow::datatypes::{DataType, Int64Type, TimeUnit};
+use arrow::record_batch::RecordBatch;
 
 use crate::error::{ExecError, Result};
 use crate::exec_internal;
@@ -76,6 +81,44 @@ pub(crate) fn timestamps_as_i64(a: &ArrayRef) -> Result<Int64Array> {
     time_unit(a.data_type())?;
     let cast = arrow::compute::cast(a, &DataType::Int64).map_err(|e| ExecError::arrow("event time as integers", e))?;
     Ok(cast.as_primitive::<Int64Type>().clone())
+}
+
+/// `values` (in the unit of `time_type`) as a column of `time_type` (window bounds).
+///
+/// # Errors
+/// A `time_type` that integers cannot be cast to.
+pub(crate) fn timestamps_from_i64(values: Vec<i64>, time_type: &DataType) -> Result<ArrayRef> {
+    let a: ArrayRef = Arc::new(Int64Array::from(values));
+    arrow::compute::cast(&a, time_type).map_err(|e| ExecError::arrow("window bounds", e))
+}
+
+/// Splits `batch` by a key per row (`None` drops the row), in key order; a batch whose rows
+/// all share one key is returned whole.
+///
+/// # Errors
+/// Arrow errors of `take`.
+pub(crate) fn split_by_key<K: Ord>(
+    batch: RecordBatch,
+    keys: impl IntoIterator<Item = Option<K>>,
+) -> Result<Vec<(K, RecordBatch)>> {
+    let n = batch.num_rows();
+    let mut by: BTreeMap<K, Vec<u32>> = BTreeMap::new();
+    for (i, k) in keys.into_iter().enumerate() {
+        if let Some(k) = k {
+            by.entry(k).or_default().push(i as u32);
+        }
+    }
+    by.into_iter()
+        .map(|(k, rows)| {
+            if rows.len() == n {
+                Ok((k, batch.clone()))
+            } else {
+                take_record_batch(&batch, &UInt32Array::from(rows))
+                    .map(|b| (k, b))
+                    .map_err(|e| ExecError::arrow("splitting a batch by key", e))
+            }
+        })
+        .collect()
 }
 
 /// The largest non-NULL value, if any.

@@ -15,7 +15,7 @@
 use std::any::Any;
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, Int64Array, UInt32Array};
+use arrow::array::{Array, UInt32Array};
 use arrow::compute::{concat_batches, take_record_batch};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use arrow::record_batch::RecordBatch;
@@ -23,7 +23,7 @@ use arrow::row::{RowConverter, SortField};
 use rill_core::plan::WINDOW_COLUMNS;
 use rill_core::time::Watermark;
 
-use super::event_time::{ms_to_units, time_unit, timestamps_as_i64, units_to_ms_ceil};
+use super::event_time::{ms_to_units, time_unit, timestamps_as_i64, timestamps_from_i64, units_to_ms_ceil};
 use crate::error::{ExecError, Result};
 use crate::operator::{Operator, OperatorContext, Output};
 use crate::physical_expr::PhysicalExpr;
@@ -145,11 +145,6 @@ impl SessionWindowOperator {
         r.try_resize(bytes)
     }
 
-    fn column(&self, values: Vec<i64>) -> Result<ArrayRef> {
-        let a: ArrayRef = Arc::new(Int64Array::from(values));
-        arrow::compute::cast(&a, &self.time_type).map_err(|e| ExecError::arrow("session bounds", e))
-    }
-
     /// Emits the rows of the sessions closed by `wm_ms` and keeps the others.
     fn fire(&mut self, wm_ms: i64, ctx: &mut OperatorContext, out: &mut Output) -> Result<()> {
         if self.buffer.is_empty() {
@@ -225,9 +220,9 @@ impl SessionWindowOperator {
         let rows = take_record_batch(&all, &UInt32Array::from(emit)).map_err(|e| ExecError::arrow("sessions", e))?;
         let times: Vec<i64> = ends.iter().map(|e| e - 1).collect();
         let mut cols = rows.columns().to_vec();
-        cols.push(self.column(starts)?);
-        cols.push(self.column(ends)?);
-        cols.push(self.column(times)?);
+        cols.push(timestamps_from_i64(starts, &self.time_type)?);
+        cols.push(timestamps_from_i64(ends, &self.time_type)?);
+        cols.push(timestamps_from_i64(times, &self.time_type)?);
         let b = RecordBatch::try_new(Arc::clone(&self.schema), cols).map_err(|e| ExecError::arrow("sessions", e))?;
         let step = ctx.batch_size.max(1);
         let mut offset = 0;
@@ -295,7 +290,7 @@ mod tests {
 
     use super::*;
     use crate::operators::testkit::{col, operator, TestSourceExec};
-    use arrow::array::{AsArray, TimestampMillisecondArray};
+    use arrow::array::{AsArray, Int64Array, TimestampMillisecondArray};
     use arrow::datatypes::{Int64Type, TimestampMillisecondType};
     use rill_core::StreamElement;
 

@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, UInt32Array};
-use arrow::compute::{filter_record_batch, take, take_record_batch};
+use arrow::compute::{filter_record_batch, take};
 use arrow::datatypes::{Field, Schema, SchemaRef, TimeUnit};
 use rill_core::JoinType;
 
@@ -27,7 +27,8 @@ use arrow::record_batch::RecordBatch;
 use arrow::row::{RowConverter, Rows, SortField};
 use rill_core::time::Watermark;
 
-use super::event_time::{time_unit, timestamps_as_i64, units_to_ms_ceil};
+use super::event_time::{split_by_key, time_unit, timestamps_as_i64, units_to_ms_ceil};
+use super::sort::gather_rows;
 use crate::error::{ExecError, Result};
 use crate::exec_internal;
 use crate::operator::{Operator, OperatorContext, Output};
@@ -464,28 +465,6 @@ impl SymmetricHashJoinOperator {
             _ => upper.is_some_and(|up| max_ms.saturating_add(up) < wm),
         }
     }
-
-    /// Splits `batch` by the partition key of each row (`f` gives it; `None` drops the row).
-    fn split_by(batch: RecordBatch, keys: Vec<Option<i64>>) -> Result<Vec<(i64, RecordBatch)>> {
-        let n = batch.num_rows();
-        let mut by: BTreeMap<i64, Vec<u32>> = BTreeMap::new();
-        for (i, k) in keys.into_iter().enumerate() {
-            if let Some(k) = k {
-                by.entry(k).or_default().push(i as u32);
-            }
-        }
-        by.into_iter()
-            .map(|(k, rows)| {
-                if rows.len() == n {
-                    Ok((k, batch.clone()))
-                } else {
-                    take_record_batch(&batch, &UInt32Array::from(rows))
-                        .map(|b| (k, b))
-                        .map_err(|e| ExecError::arrow("symmetric hash join", e))
-                }
-            })
-            .collect()
-    }
 }
 
 impl Operator for SymmetricHashJoinOperator {
@@ -524,8 +503,8 @@ impl Operator for SymmetricHashJoinOperator {
             Route::End(key, unit) => {
                 let ends = key.evaluate(&batch)?.into_array(n)?;
                 let ends = timestamps_as_i64(&ends)?;
-                let keys = (0..n).map(|i| ends.is_valid(i).then(|| ends.value(i))).collect();
-                for (end, part) in Self::split_by(batch, keys)? {
+                let keys: Vec<Option<i64>> = (0..n).map(|i| ends.is_valid(i).then(|| ends.value(i))).collect();
+                for (end, part) in split_by_key(batch, keys)? {
                     if self.watermark.is_some_and(|w| units_to_ms_ceil(end, unit) <= w) {
                         ctx.metrics.add("late_rows_dropped", part.num_rows() as u64);
                         continue;
@@ -535,13 +514,13 @@ impl Operator for SymmetricHashJoinOperator {
             }
             Route::Buckets(time, unit, width, lower, upper) => {
                 let t = timestamps_as_i64(&time.evaluate(&batch)?.into_array(n)?)?;
-                let keys = (0..n)
+                let keys: Vec<Option<i64>> = (0..n)
                     .map(|i| {
                         t.is_valid(i)
                             .then(|| units_to_ms_ceil(t.value(i), unit).div_euclid(width))
                     })
                     .collect();
-                for (bucket, part) in Self::split_by(batch, keys)? {
+                for (bucket, part) in split_by_key(batch, keys)? {
                     let max_ms = (bucket + 1) * width - 1;
                     let keep = !self
                         .watermark
@@ -608,13 +587,11 @@ fn take_columns(batch: &RecordBatch, idx: &UInt32Array) -> Result<Vec<ArrayRef>>
 
 /// The rows `(batch, row)` of `batches`, column by column.
 fn interleave_columns(batches: &[RecordBatch], idx: &[(usize, usize)]) -> Result<Vec<ArrayRef>> {
-    let width = batches.first().map_or(0, |b| b.num_columns());
-    (0..width)
-        .map(|c| {
-            let arrays: Vec<&dyn Array> = batches.iter().map(|b| b.column(c).as_ref()).collect();
-            arrow::compute::interleave(&arrays, idx).map_err(|e| ExecError::arrow("symmetric hash join output", e))
-        })
-        .collect()
+    let Some(first) = batches.first() else {
+        return Ok(vec![]);
+    };
+    let refs: Vec<&RecordBatch> = batches.iter().collect();
+    Ok(gather_rows(&first.schema(), &refs, idx)?.columns().to_vec())
 }
 
 /// A joined batch from the columns of `side`'s rows and the other side's.

@@ -36,8 +36,7 @@ use std::any::Any;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use arrow::array::{Array, UInt32Array};
-use arrow::compute::take_record_batch;
+use arrow::array::Array;
 use arrow::datatypes::{SchemaRef, TimeUnit};
 use arrow::record_batch::RecordBatch;
 use arrow::row::{RowConverter, SortField};
@@ -45,7 +44,7 @@ use rill_core::plan::{LateRows, TriggerWindow, WindowOptions, WindowTrigger};
 use rill_core::time::Watermark;
 
 use super::aggregate::HashAggregateExec;
-use super::event_time::{time_unit, timestamps_as_i64, units_to_ms_ceil};
+use super::event_time::{split_by_key, time_unit, timestamps_as_i64, units_to_ms_ceil};
 use crate::error::{ExecError, Result};
 use crate::exec_internal;
 use crate::operator::{Operator, OperatorContext, Output};
@@ -455,14 +454,12 @@ impl Operator for WindowAggregateOperator {
             }
             return self.add((first, vec![]), batch, ctx, out);
         }
-        let mut by_slot: BTreeMap<Slot, Vec<u32>> = BTreeMap::new();
-        for (i, v) in values.iter().enumerate() {
-            let key = keys.as_ref().map(|k| k.row(i).data().to_vec()).unwrap_or_default();
-            by_slot.entry((*v, key)).or_default().push(i as u32);
-        }
-        for (slot, rows) in by_slot {
-            let idx = UInt32Array::from(rows);
-            let part = take_record_batch(&batch, &idx).map_err(|e| ExecError::arrow("WindowAggregateExec", e))?;
+        let slots: Vec<Option<Slot>> = values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| Some((*v, keys.as_ref().map(|k| k.row(i).data().to_vec()).unwrap_or_default())))
+            .collect();
+        for (slot, part) in split_by_key(batch, slots)? {
             if self.is_too_late(slot.0) {
                 self.late(part, ctx);
                 continue;

@@ -10,13 +10,13 @@
 use std::any::Any;
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, Int64Array};
+use arrow::array::Array;
 use arrow::compute::filter_record_batch;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use arrow::record_batch::RecordBatch;
 use rill_core::plan::WINDOW_COLUMNS;
 
-use super::event_time::{ms_to_units, time_unit, timestamps_as_i64};
+use super::event_time::{ms_to_units, time_unit, timestamps_as_i64, timestamps_from_i64};
 use crate::error::{ExecError, Result};
 use crate::exec_internal;
 use crate::operator::{Operator, OperatorContext, Output};
@@ -137,19 +137,14 @@ struct WindowAssignOperator {
 }
 
 impl WindowAssignOperator {
-    /// `values` (i64 in the time unit) as a column of the time type.
-    fn column(&self, values: Vec<i64>) -> Result<ArrayRef> {
-        let a: ArrayRef = Arc::new(Int64Array::from(values));
-        arrow::compute::cast(&a, &self.time_type).map_err(|e| ExecError::arrow("window bounds", e))
-    }
-
+    /// Emits `batch` with the windows starting at `starts` (one per row).
     fn emit(&self, batch: &RecordBatch, starts: Vec<i64>, size: i64, out: &mut Output) -> Result<()> {
         let ends: Vec<i64> = starts.iter().map(|s| s.saturating_add(size)).collect();
         let times: Vec<i64> = ends.iter().map(|e| e - 1).collect();
         let mut cols = batch.columns().to_vec();
-        cols.push(self.column(starts)?);
-        cols.push(self.column(ends)?);
-        cols.push(self.column(times)?);
+        cols.push(timestamps_from_i64(starts, &self.time_type)?);
+        cols.push(timestamps_from_i64(ends, &self.time_type)?);
+        cols.push(timestamps_from_i64(times, &self.time_type)?);
         let b = RecordBatch::try_new(Arc::clone(&self.schema), cols)
             .map_err(|e| ExecError::arrow("WindowAssignExec output", e))?;
         out.push(b);
@@ -205,7 +200,7 @@ mod tests {
 
     use super::*;
     use crate::operators::testkit::{col, run, TestSourceExec};
-    use arrow::array::{AsArray, TimestampMillisecondArray};
+    use arrow::array::{ArrayRef, AsArray, TimestampMillisecondArray};
     use arrow::datatypes::TimestampMillisecondType;
 
     fn ts_schema() -> SchemaRef {
