@@ -18,6 +18,18 @@ pub fn env(partitions: usize) -> ExecutionEnvironment {
     rill_scheduler::local_environment_with(config)
 }
 
+/// An environment with `partitions` subtasks per operator, batches of `batch_size` rows and
+/// the given execution mode (batch, streaming or from the sources).
+pub fn env_in_mode(partitions: usize, batch_size: usize, mode: rill_core::ExecutionMode) -> ExecutionEnvironment {
+    let config = SessionConfig {
+        target_partitions: partitions,
+        batch_size,
+        execution_mode: mode,
+        ..Default::default()
+    };
+    rill_scheduler::local_environment_with(config)
+}
+
 /// `n` rows: k = i % groups, v = i, f = i / 2, s = "s{i % 5}", split into batches of 100.
 pub fn sample_batches(n: i64, groups: i64) -> Vec<RecordBatch> {
     let schema = Arc::new(Schema::new(vec![

@@ -14,20 +14,13 @@ use arrow::record_batch::RecordBatch;
 use rill_core::datastream::{Collector, KeyedContext, ListState, MapState, TimeDomain, ValueState};
 use rill_core::expr::col;
 use rill_core::{
-    DataStream, ExecutionEnvironment, ExecutionMode, KeyedCoProcessFunction, ScalarValue, SessionConfig,
-    WatermarkStrategy,
+    DataStream, ExecutionEnvironment, ExecutionMode, KeyedCoProcessFunction, ScalarValue, WatermarkStrategy,
 };
 
 use crate::common::sorted_rows;
 
 fn env(partitions: usize, mode: ExecutionMode) -> ExecutionEnvironment {
-    let config = SessionConfig {
-        target_partitions: partitions,
-        batch_size: 64,
-        execution_mode: mode,
-        ..Default::default()
-    };
-    rill_scheduler::local_environment_with(config)
+    crate::common::env_in_mode(partitions, 64, mode)
 }
 
 fn ts_field() -> Field {

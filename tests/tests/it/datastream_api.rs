@@ -17,19 +17,13 @@ use rill_core::expr::{col, count_star, lit, max, min, sum};
 use rill_core::plan::{CustomTrigger, LateRows, TriggerWindow};
 use rill_core::{
     DataStream, EventTimeSessionWindows, ExecutionEnvironment, ExecutionMode, GlobalWindows, ScalarValue,
-    SessionConfig, SlidingEventTimeWindows, TumblingEventTimeWindows, WatermarkStrategy,
+    SlidingEventTimeWindows, TumblingEventTimeWindows, WatermarkStrategy,
 };
 
 use crate::common::{rows, sorted_rows};
 
 fn env(partitions: usize, mode: ExecutionMode) -> ExecutionEnvironment {
-    let config = SessionConfig {
-        target_partitions: partitions,
-        batch_size: 64,
-        execution_mode: mode,
-        ..Default::default()
-    };
-    rill_scheduler::local_environment_with(config)
+    crate::common::env_in_mode(partitions, 64, mode)
 }
 
 fn schema() -> SchemaRef {

@@ -3,7 +3,7 @@
 //! streaming).
 
 use rill_benchmarks::nexmark::{create_nexmark_tables, generate_nexmark, NexmarkConfig, NexmarkData, QUERIES};
-use rill_core::{ExecutionEnvironment, ExecutionMode, SessionConfig};
+use rill_core::{ExecutionEnvironment, ExecutionMode};
 
 use crate::common::sorted_rows;
 
@@ -13,12 +13,7 @@ const RATE: u64 = 1_000;
 const EVENTS: u64 = 40_000;
 
 fn env(partitions: usize, mode: ExecutionMode) -> ExecutionEnvironment {
-    rill_scheduler::local_environment_with(SessionConfig {
-        target_partitions: partitions,
-        batch_size: 1024,
-        execution_mode: mode,
-        ..Default::default()
-    })
+    crate::common::env_in_mode(partitions, 1024, mode)
 }
 
 #[test]

@@ -6,18 +6,12 @@ use std::sync::Arc;
 use arrow::array::{ArrayRef, Int64Array, TimestampMillisecondArray};
 use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use arrow::record_batch::RecordBatch;
-use rill_core::{ExecutionEnvironment, ExecutionMode, SessionConfig};
+use rill_core::{ExecutionEnvironment, ExecutionMode};
 
 use crate::common::sorted_rows;
 
 fn env(partitions: usize, mode: ExecutionMode) -> ExecutionEnvironment {
-    let config = SessionConfig {
-        target_partitions: partitions,
-        batch_size: 64,
-        execution_mode: mode,
-        ..Default::default()
-    };
-    rill_scheduler::local_environment_with(config)
+    crate::common::env_in_mode(partitions, 64, mode)
 }
 
 /// Events `(k, v, ts)`: `n` rows, ts rising 100 ms per row with a jitter of up to 900 ms
