@@ -34,5 +34,6 @@ pub mod physical_expr;
 pub mod plan;
 pub mod planner;
 pub mod runtime;
+pub(crate) mod spill;
 
 pub use error::{ExecError, Result};
