@@ -14,6 +14,7 @@
 //!
 //! [`InputOrder::FirstComplete`]: crate::operator::InputOrder::FirstComplete
 
+mod grace;
 mod nested_loop;
 mod stream;
 mod table;
@@ -21,6 +22,7 @@ mod table;
 mod tests;
 
 use std::any::Any;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use arrow::datatypes::{DataType, Field, FieldRef, Schema, SchemaRef};
@@ -31,7 +33,7 @@ use crate::exec_internal;
 use crate::physical_expr::PhysicalExpr;
 use crate::plan::{ExecutionPlan, Instance};
 
-use stream::HashJoinOperator;
+use stream::{HashJoinOperator, SpillOptions};
 use table::KeyEncoding;
 
 /// How the inputs of a hash join are distributed over its subtasks.
@@ -56,6 +58,7 @@ pub(crate) struct JoinSpec {
     pub(crate) key_types: Vec<DataType>,
     pub(crate) filter: Option<Arc<dyn PhysicalExpr>>,
     pub(crate) left_schema: SchemaRef,
+    pub(crate) right_schema: SchemaRef,
     /// Left fields ++ right fields, as the residual filter sees them.
     pub(crate) pair_schema: SchemaRef,
     pub(crate) output_schema: SchemaRef,
@@ -70,6 +73,11 @@ pub struct HashJoinExec {
     on: Vec<JoinKeyPair>,
     mode: PartitionMode,
     spec: Arc<JoinSpec>,
+    /// Whether a partitioned join may spill its build side (off for streaming lookup
+    /// joins, whose probe side may never end).
+    spilling: bool,
+    /// Where spill directories are created (`None`: `std::env::temp_dir()`).
+    spill_dir: Option<PathBuf>,
 }
 
 fn nullable(fields: &[FieldRef]) -> Vec<FieldRef> {
@@ -154,6 +162,7 @@ impl HashJoinExec {
             .map(|f| f.as_ref().clone())
             .collect();
         let pair_schema = Arc::new(Schema::new(pair_fields));
+        let right_schema = Arc::clone(&right_schema);
         let output_schema = Arc::new(join_output_schema(&left_schema, &right_schema, join_type));
         let spec = Arc::new(JoinSpec {
             join_type,
@@ -162,6 +171,7 @@ impl HashJoinExec {
             key_types,
             filter,
             left_schema,
+            right_schema,
             pair_schema,
             output_schema,
         });
@@ -171,7 +181,30 @@ impl HashJoinExec {
             on,
             mode,
             spec,
+            spilling: true,
+            spill_dir: None,
         })
+    }
+
+    /// Allows (the default) or forbids spilling the build side to disk when the job's
+    /// memory pool refuses it. Forbid it when the probe side may be unbounded: a spilled
+    /// join emits most of its rows only at the end of input. A broadcast
+    /// ([`PartitionMode::CollectLeft`]) or keyless join never spills.
+    pub fn with_spilling(mut self, enabled: bool) -> Self {
+        self.spilling = enabled;
+        self
+    }
+
+    /// Creates the spill directories of this join under `dir` instead of
+    /// `std::env::temp_dir()`.
+    pub fn with_spill_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.spill_dir = Some(dir.into());
+        self
+    }
+
+    /// Whether the build side may spill (see [`HashJoinExec::with_spilling`]).
+    pub fn spilling(&self) -> bool {
+        self.spilling && self.mode == PartitionMode::Partitioned && !self.on.is_empty()
     }
 
     /// The join type.
@@ -247,9 +280,15 @@ impl ExecutionPlan for HashJoinExec {
                 "HashJoinExec subtask {subtask} out of range (parallelism {parallelism})"
             ));
         }
-        Ok(Instance::Operator(Box::new(HashJoinOperator::try_new(Arc::clone(
-            &self.spec,
-        ))?)))
+        let options = Arc::new(SpillOptions {
+            enabled: self.spilling,
+            broadcast: self.mode == PartitionMode::CollectLeft,
+            dir: self.spill_dir.clone(),
+        });
+        Ok(Instance::Operator(Box::new(HashJoinOperator::try_new(
+            Arc::clone(&self.spec),
+            options,
+        )?)))
     }
 
     fn as_any(&self) -> &dyn Any {

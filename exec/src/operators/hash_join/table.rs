@@ -104,9 +104,46 @@ enum KeyValues {
 }
 
 impl Keys {
-    fn is_valid(&self, i: usize) -> bool {
+    /// Whether row `i` has no NULL key.
+    pub(super) fn is_valid(&self, i: usize) -> bool {
         self.nulls.as_ref().is_none_or(|n| n.is_valid(i))
     }
+
+    /// Fills `parts` with each row's grace partition in `0..fanout` under `seed`, or
+    /// [`END`] for rows with a NULL key (they match nothing). Equal keys get equal
+    /// partitions on both sides; the hash is independent of the index's, so the rows of one
+    /// partition still spread over the whole hash table.
+    pub(super) fn partitions(&self, seed: u64, fanout: usize, parts: &mut Vec<u32>) {
+        parts.clear();
+        parts.reserve(self.len);
+        let to_part = |h: u64| ((h as u128 * fanout as u128) >> 64) as u32;
+        match &self.values {
+            KeyValues::Int(values) => parts.extend(values.iter().map(|&k| to_part(partition_hash(k, seed)))),
+            KeyValues::Rows(rows) => {
+                let state = ahash::RandomState::with_seeds(seed, seed.rotate_left(17), !seed, seed ^ 0x7f4a_7c15);
+                parts.extend((0..self.len).map(|i| to_part(state.hash_one(rows.row(i).data()))));
+            }
+        }
+        if let Some(nulls) = &self.nulls {
+            for (p, valid) in parts.iter_mut().zip(nulls.iter()) {
+                if !valid {
+                    *p = END;
+                }
+            }
+        }
+    }
+}
+
+/// The grace-partition hash of an integer key: two folded multiplies with constants other
+/// than [`hash_int`]'s, salted with `seed`.
+#[inline]
+fn partition_hash(k: u64, seed: u64) -> u64 {
+    const MUL1: u64 = 0xff51_afd7_ed55_8ccd;
+    const MUL2: u64 = 0xc4ce_b9fe_1a85_ec53;
+    let m = ((k ^ seed) as u128).wrapping_mul(MUL1 as u128);
+    let h = (m as u64) ^ ((m >> 64) as u64);
+    let m = ((h ^ seed.rotate_left(32)) as u128).wrapping_mul(MUL2 as u128);
+    (m as u64) ^ ((m >> 64) as u64)
 }
 
 impl KeyEncoding {

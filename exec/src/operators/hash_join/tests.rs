@@ -14,7 +14,8 @@ use proptest::prelude::*;
 use rill_core::{JoinType, ScalarValue};
 
 use super::{HashJoinExec, PartitionMode};
-use crate::error::Result;
+use crate::error::{ExecError, Result};
+use crate::memory::MemoryPool;
 use crate::operator::{InputOrder, OperatorContext, Output};
 use crate::physical_expr::{ColumnExpr, ColumnarValue, LiteralExpr, PhysicalExpr};
 use crate::plan::{ExecutionPlan, Instance};
@@ -222,11 +223,23 @@ fn run(
     right: &[RecordBatch],
     batch_size: usize,
 ) -> (Vec<RecordBatch>, OperatorContext) {
+    run_limited(join, left, right, batch_size, None).unwrap()
+}
+
+/// [`run`] under a memory pool of `limit` bytes.
+fn run_limited(
+    join: &HashJoinExec,
+    left: &[RecordBatch],
+    right: &[RecordBatch],
+    batch_size: usize,
+    limit: Option<usize>,
+) -> Result<(Vec<RecordBatch>, OperatorContext)> {
     let Instance::Operator(mut op) = join.instantiate(0).unwrap() else {
         panic!("expected an operator")
     };
     assert_eq!(op.input_order(), InputOrder::FirstComplete(0));
     let mut ctx = OperatorContext::new("join", 0, 1, batch_size);
+    ctx.memory = MemoryPool::new(limit);
     let mut out = Output::new();
     let mut result = vec![];
     let collect = |out: &mut Output, result: &mut Vec<RecordBatch>| {
@@ -238,16 +251,16 @@ fn run(
         }
     };
     for b in left {
-        op.process_batch(0, b.clone(), &mut ctx, &mut out).unwrap();
+        op.process_batch(0, b.clone(), &mut ctx, &mut out)?;
         assert!(out.is_empty(), "nothing is emitted while building");
     }
-    op.on_input_end(0, &mut ctx, &mut out).unwrap();
+    op.on_input_end(0, &mut ctx, &mut out)?;
     for b in right {
-        op.process_batch(1, b.clone(), &mut ctx, &mut out).unwrap();
+        op.process_batch(1, b.clone(), &mut ctx, &mut out)?;
         collect(&mut out, &mut result);
     }
-    op.on_input_end(1, &mut ctx, &mut out).unwrap();
-    op.on_end(&mut ctx, &mut out).unwrap();
+    op.on_input_end(1, &mut ctx, &mut out)?;
+    op.on_end(&mut ctx, &mut out)?;
     collect(&mut out, &mut result);
     for b in &result {
         assert_eq!(b.schema(), join.schema());
@@ -257,7 +270,9 @@ fn run(
             b.num_rows()
         );
     }
-    (result, ctx)
+    drop(op);
+    assert_eq!(ctx.memory.used(), 0, "the join released its memory");
+    Ok((result, ctx))
 }
 
 /// Every output row as `a|b|c` (NULL for nulls), sorted.
@@ -763,10 +778,15 @@ proptest! {
         jt in prop::sample::select(ALL_TYPES.to_vec()),
         chunk in 1usize..8,
         batch_size in 1usize..20,
+        limit in prop::option::of(3072usize..24 * 1024),
     ) {
-        let join = make_join(keys, filter, jt);
-        let (out, _) = run(&join, &batches(&left_schema(), &left, chunk), &batches(&right_schema(), &right, chunk + 1), batch_size);
+        // A join without keys cannot spill; the others may, when the limit is small.
+        let limit = limit.filter(|_| keys != Keys::None);
+        let dir = tempfile::tempdir().unwrap();
+        let join = make_join(keys, filter, jt).with_spill_dir(dir.path());
+        let (out, _) = run_limited(&join, &batches(&left_schema(), &left, chunk), &batches(&right_schema(), &right, chunk + 1), batch_size, limit).unwrap();
         prop_assert_eq!(render(&out), reference(&left, &right, keys, filter, jt));
+        prop_assert_eq!(leftovers(dir.path()), 0);
     }
 }
 
@@ -812,4 +832,261 @@ fn zero_column_sides() {
     };
     let (out, _) = run(&join, &[batch(3)], &[batch(4), batch(2)], 5);
     assert_eq!(out.iter().map(|b| b.num_rows()).sum::<usize>(), 18);
+}
+
+// ---- Spilling (grace hash join) ----
+
+fn metric(ctx: &OperatorContext, name: &str) -> u64 {
+    ctx.metrics
+        .extra
+        .iter()
+        .filter(|(n, _)| n == name)
+        .map(|(_, v)| *v)
+        .sum()
+}
+
+/// `n` rows with keys spread over `distinct` values (about 1 in 10 NULL), duplicates
+/// included.
+fn spread_rows(n: i64, distinct: i64, salt: i64) -> Vec<Row> {
+    (0..n)
+        .map(|i| {
+            let h = (i * 7919 + salt * 104_729) % 1_000_003;
+            let k1 = (h % 10 != 0).then_some((h / 10) % distinct);
+            let k2 = (h % 13 != 0).then(|| format!("s{}", (h / 13) % (distinct / 2).max(1)));
+            (k1, k2, i % 500)
+        })
+        .collect()
+}
+
+/// The files and directories left under `dir`.
+fn leftovers(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir).unwrap().count()
+}
+
+#[test]
+fn every_type_spills_to_the_same_rows() {
+    let left = spread_rows(1200, 150, 1);
+    let right = spread_rows(1000, 150, 2);
+    let (lb, rb) = (
+        batches(&left_schema(), &left, 100),
+        batches(&right_schema(), &right, 90),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    for keys in [Keys::Int, Keys::Str, Keys::Multi] {
+        for filter in [Filter::None, Filter::VLtW, Filter::WNot200] {
+            for jt in ALL_TYPES {
+                let join = make_join(keys, filter, jt).with_spill_dir(dir.path());
+                let (expected, plain) = run_limited(&join, &lb, &rb, 128, None).unwrap();
+                assert_eq!(metric(&plain, "spills"), 0);
+                let (spilled, ctx) = run_limited(&join, &lb, &rb, 128, Some(16 * 1024)).unwrap();
+                let what = format!("{keys:?} {filter:?} {jt:?}");
+                assert!(metric(&ctx, "spills") > 0, "{what}: {:?}", ctx.metrics.extra);
+                assert!(metric(&ctx, "spilled_rows") >= 1200, "{what}");
+                assert!(metric(&ctx, "spilled_bytes") > 0, "{what}");
+                assert_eq!(render(&spilled), render(&expected), "{what}");
+                assert_eq!(leftovers(dir.path()), 0, "{what}: spill files left behind");
+            }
+        }
+    }
+    // The unlimited join is the reference join (checked on a smaller sample).
+    let (l, r) = (&left[..300], &right[..300]);
+    for jt in ALL_TYPES {
+        let join = make_join(Keys::Multi, Filter::VLtW, jt).with_spill_dir(dir.path());
+        let (out, ctx) = run_limited(
+            &join,
+            &batches(&left_schema(), l, 30),
+            &batches(&right_schema(), r, 30),
+            64,
+            Some(4 * 1024),
+        )
+        .unwrap();
+        assert!(metric(&ctx, "spills") > 0);
+        assert_eq!(render(&out), reference(l, r, Keys::Multi, Filter::VLtW, jt), "{jt:?}");
+    }
+}
+
+#[test]
+fn a_skewed_partition_is_partitioned_again() {
+    // 40 keys of 60 rows each: a first-level partition holds a few keys, too many rows for
+    // the limit; one key's rows fit.
+    let left: Vec<Row> = (0..2400).map(|i| row(Some(i % 40), Some("x"), i)).collect();
+    let right: Vec<Row> = (0..400).map(|i| row(Some(i % 50), Some("x"), i)).collect();
+    let (lb, rb) = (
+        batches(&left_schema(), &left, 200),
+        batches(&right_schema(), &right, 100),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    for jt in ALL_TYPES {
+        let join = make_join(Keys::Int, Filter::WNot200, jt).with_spill_dir(dir.path());
+        let (expected, _) = run_limited(&join, &lb, &rb, 256, None).unwrap();
+        let (spilled, ctx) = run_limited(&join, &lb, &rb, 256, Some(12 * 1024)).unwrap();
+        assert!(
+            metric(&ctx, "grace_repartitions") > 0,
+            "{jt:?}: {:?}",
+            ctx.metrics.extra
+        );
+        assert_eq!(render(&spilled), render(&expected), "{jt:?}");
+        assert_eq!(leftovers(dir.path()), 0);
+    }
+}
+
+#[test]
+fn a_single_key_too_large_for_the_limit_is_a_clear_error() {
+    let left: Vec<Row> = (0..3000).map(|i| row(Some(7), None, i)).collect();
+    let right: Vec<Row> = (0..10).map(|i| row(Some(7), None, i)).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let join = make_join(Keys::Int, Filter::None, JoinType::Inner).with_spill_dir(dir.path());
+    let err = run_limited(
+        &join,
+        &batches(&left_schema(), &left, 100),
+        &batches(&right_schema(), &right, 10),
+        64,
+        Some(8 * 1024),
+    )
+    .unwrap_err();
+    assert!(matches!(err, ExecError::ResourcesExhausted { .. }), "{err}");
+    let text = err.to_string();
+    assert!(
+        text.contains("HashJoinExec[0]") && text.contains("re-partitionings"),
+        "{text}"
+    );
+    assert!(text.contains("memory.limit"), "{text}");
+    assert_eq!(leftovers(dir.path()), 0, "spill files are removed on error");
+}
+
+#[test]
+fn broadcast_and_keyless_builds_fail_clearly_instead_of_spilling() {
+    let left = spread_rows(2000, 100, 3);
+    let lb = batches(&left_schema(), &left, 100);
+    let l: Arc<dyn ExecutionPlan> = Arc::new(TestInput {
+        schema: left_schema(),
+        parallelism: 1,
+    });
+    let r: Arc<dyn ExecutionPlan> = Arc::new(TestInput {
+        schema: right_schema(),
+        parallelism: 1,
+    });
+    let cases = [
+        (
+            on_exprs(Keys::Int),
+            PartitionMode::CollectLeft,
+            true,
+            "broadcast build side",
+        ),
+        (vec![], PartitionMode::Partitioned, true, "without equality keys"),
+        (
+            on_exprs(Keys::Int),
+            PartitionMode::Partitioned,
+            false,
+            "streaming lookup join",
+        ),
+    ];
+    for (on, mode, spilling, why) in cases {
+        let join = HashJoinExec::try_new(Arc::clone(&l), Arc::clone(&r), on, None, JoinType::Inner, mode)
+            .unwrap()
+            .with_spilling(spilling);
+        assert!(!join.spilling());
+        let err = run_limited(&join, &lb, &[], 64, Some(16 * 1024)).unwrap_err();
+        let text = err.to_string();
+        assert!(matches!(err, ExecError::ResourcesExhausted { .. }), "{text}");
+        assert!(text.contains("Join") && text.contains(why), "{text}");
+        assert!(text.contains("memory.limit"), "{text}");
+    }
+    assert!(make_join(Keys::Int, Filter::None, JoinType::Inner).spilling());
+}
+
+#[test]
+fn spill_files_are_removed_when_a_cancelled_join_is_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let join = make_join(Keys::Str, Filter::None, JoinType::Full).with_spill_dir(dir.path());
+    let Instance::Operator(mut op) = join.instantiate(0).unwrap() else {
+        panic!()
+    };
+    let mut ctx = OperatorContext::new("join", 0, 1, 64);
+    ctx.memory = MemoryPool::new(Some(8 * 1024));
+    let mut out = Output::new();
+    for b in batches(&left_schema(), &spread_rows(1000, 100, 4), 100) {
+        op.process_batch(0, b, &mut ctx, &mut out).unwrap();
+    }
+    op.on_input_end(0, &mut ctx, &mut out).unwrap();
+    for b in batches(&right_schema(), &spread_rows(500, 100, 5), 100) {
+        op.process_batch(1, b, &mut ctx, &mut out).unwrap();
+    }
+    assert_eq!(leftovers(dir.path()), 1);
+    assert!(metric(&ctx, "spills") > 0);
+    // No on_end: the job was cancelled.
+    drop(op);
+    assert_eq!(leftovers(dir.path()), 0);
+    assert_eq!(ctx.memory.used(), 0);
+}
+
+#[test]
+fn watermarks_are_held_back_while_spilled() {
+    use rill_core::time::Watermark;
+    let dir = tempfile::tempdir().unwrap();
+    let join = make_join(Keys::Int, Filter::None, JoinType::Inner).with_spill_dir(dir.path());
+    let Instance::Operator(mut op) = join.instantiate(0).unwrap() else {
+        panic!()
+    };
+    let mut ctx = OperatorContext::new("join", 0, 1, 64);
+    ctx.memory = MemoryPool::new(Some(4 * 1024));
+    let mut out = Output::new();
+    let rows = spread_rows(600, 50, 6);
+    for b in batches(&left_schema(), &rows, 100) {
+        op.process_batch(0, b, &mut ctx, &mut out).unwrap();
+    }
+    op.on_input_end(0, &mut ctx, &mut out).unwrap();
+    for b in batches(&right_schema(), &rows, 100) {
+        op.process_batch(1, b, &mut ctx, &mut out).unwrap();
+    }
+    op.on_watermark(Watermark::EventTime(i64::MAX), &mut ctx, &mut out)
+        .unwrap();
+    assert!(out.drain().all(|e| !matches!(e, StreamElement::Watermark(_))));
+    op.on_end(&mut ctx, &mut out).unwrap();
+    let elements: Vec<StreamElement> = out.drain().collect();
+    assert!(elements.len() > 1);
+    assert!(matches!(elements.last(), Some(StreamElement::Watermark(_))));
+}
+
+fn arb_spread_rows(max: usize) -> impl Strategy<Value = Vec<Row>> {
+    prop::collection::vec(
+        (
+            prop::option::weighted(0.9, 0i64..60),
+            prop::option::weighted(0.9, 0i64..40),
+            0i64..400,
+        ),
+        0..max,
+    )
+    .prop_map(|rows| {
+        rows.into_iter()
+            .map(|(k1, k2, v)| (k1, k2.map(|k| format!("s{k}")), v))
+            .collect()
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+    #[test]
+    fn randomized_spilling_against_reference(
+        left in arb_spread_rows(240),
+        right in arb_spread_rows(120),
+        keys in prop::sample::select(vec![Keys::Int, Keys::Str, Keys::Multi]),
+        filter in prop::sample::select(vec![Filter::None, Filter::VLtW, Filter::WNot200]),
+        jt in prop::sample::select(ALL_TYPES.to_vec()),
+        chunk in 8usize..40,
+        batch_size in 1usize..50,
+        limit in prop::option::of(4096usize..32 * 1024),
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let join = make_join(keys, filter, jt).with_spill_dir(dir.path());
+        let (out, _) = run_limited(
+            &join,
+            &batches(&left_schema(), &left, chunk),
+            &batches(&right_schema(), &right, chunk / 2 + 1),
+            batch_size,
+            limit,
+        ).unwrap();
+        prop_assert_eq!(render(&out), reference(&left, &right, keys, filter, jt));
+        prop_assert_eq!(leftovers(dir.path()), 0);
+    }
 }
