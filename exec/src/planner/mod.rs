@@ -11,7 +11,10 @@
 //!   input is smaller, and a projection restores the column order. A build side below the
 //!   broadcast threshold is broadcast to every probe subtask (for join types that do not need
 //!   the build side's unmatched rows); otherwise both sides are hash-partitioned on the keys.
-//!   Joins without equi-keys run as nested-loop joins.
+//!   A broadcast build side cannot spill and every probe subtask holds a copy, so it is only
+//!   broadcast if those copies fit `memory.limit`; a partitioned join spills its build side
+//!   (a grace hash join) in batch mode. Joins without equi-keys run as nested-loop joins (in
+//!   one subtask rather than broadcast when the copies would not fit the limit).
 //! * **Sorts** sort each subtask's rows (top-k under a limit) and merge the sorted runs in one
 //!   subtask; **limits** apply per subtask and then once more after gathering.
 //! * **Unions** read their inputs through forward or round-robin edges.
@@ -861,9 +864,19 @@ impl Planner<'_> {
             jt,
             JoinType::Left | JoinType::Full | JoinType::LeftSemi | JoinType::LeftAnti
         );
-        let small = build_bytes.is_some_and(|b| b <= self.config.broadcast_threshold_bytes);
+        // A broadcast build side is held whole by every probe subtask and cannot spill
+        // (HashJoinExec's docs), so it must fit the memory limit that many times over.
+        let copies = probe_plan.parallelism().max(1) as u64;
+        let fits_memory = |b: u64| {
+            self.config
+                .memory_limit
+                .is_none_or(|limit| b.saturating_mul(copies) <= limit as u64)
+        };
+        let small = build_bytes.is_some_and(|b| b <= self.config.broadcast_threshold_bytes && fits_memory(b));
+        // Spilling delays a join's output to the end of its input: only in batch mode.
+        let spilling = !self.streaming;
         let join: Arc<dyn ExecutionPlan> = if keys.is_empty() {
-            if needs_build_unmatched {
+            if needs_build_unmatched || !build_bytes.is_none_or(fits_memory) {
                 let b = exchange(build_plan, Partitioning::Single, 1);
                 let p = exchange(probe_plan, Partitioning::Single, 1);
                 Arc::new(HashJoinExec::try_new(
@@ -903,14 +916,7 @@ impl Planner<'_> {
             let pk = keys.iter().map(|(_, p)| Arc::clone(p)).collect();
             let b = exchange(build_plan, Partitioning::Hash(bk), n);
             let p = exchange(probe_plan, Partitioning::Hash(pk), n);
-            Arc::new(HashJoinExec::try_new(
-                b,
-                p,
-                keys,
-                filter,
-                jt,
-                PartitionMode::Partitioned,
-            )?)
+            Arc::new(HashJoinExec::try_new(b, p, keys, filter, jt, PartitionMode::Partitioned)?.with_spilling(spilling))
         };
         if !swap
             || matches!(

@@ -9,8 +9,57 @@
 //! materialized with `take`. Unmatched build rows (left, full, left semi/anti joins) are
 //! emitted at the end.
 //!
-//! Files: `mod.rs` the plan node, `stream.rs` the runtime operator, `table.rs` key encoding
-//! and the hash index, `nested_loop.rs` the cross-pair generator.
+//! # Memory and spilling (grace hash join)
+//!
+//! Each subtask reserves the bytes of its build batches as they arrive, and at the end of
+//! the build side those of the index too, from the job's
+//! [`MemoryPool`](crate::memory::MemoryPool) (`SET 'memory.limit'`), in a reservation named
+//! `HashJoinExec[<subtask>]`. While the pool grants it, nothing changes: the build side is
+//! indexed in memory, probe batches are joined as they arrive (no extra copy, no extra pass).
+//!
+//! When the pool refuses, a [`PartitionMode::Partitioned`] join switches to *grace mode*:
+//! * The buffered build batches and every later one are hash-partitioned on the join keys
+//!   into 16 Arrow IPC spill files (a hash with a seed of its own, independent of both the
+//!   exchange's partitioner and the index's hash, so the rows of one subtask spread), in a
+//!   per-operator directory under `std::env::temp_dir()` (or [`HashJoinExec::with_spill_dir`]),
+//!   and the reservation is released.
+//! * Build rows with a NULL key match nothing: they go to one more file if the join emits
+//!   unmatched build rows (left, full, left anti), and are dropped otherwise.
+//! * Each probe batch is partitioned the same way. Probe rows whose fate is known at once
+//!   (a NULL key, or a partition without build rows) are emitted as unmatched rows (right,
+//!   full, right anti) or dropped; the others go to the probe partition files.
+//! * At the end of input, the NULL-keyed build rows are emitted, then partition `i`'s build
+//!   file is loaded and indexed and partition `i`'s probe file streamed through it, with the
+//!   very same in-memory code as without spilling (residual filter, match flags, unmatched
+//!   rows per partition), one partition at a time, each freed before the next. This is exact
+//!   for every join type because two rows can only match if their keys are equal, and equal
+//!   keys land in the same partition: a build row's match status, and a probe row's, is
+//!   decided within its partition. (`NOT IN` needs no global fact here: the optimizer turns
+//!   it into a join with the subquery's row counts and a left anti join, see
+//!   `rill_core::optimizer::decorrelate_subqueries`.)
+//! * A partition whose build side still does not fit is partitioned again with the next
+//!   level's seed, at most 3 times; then the join fails with `ResourcesExhausted` naming
+//!   the operator (too many build rows share one key).
+//!
+//! In grace mode the joined rows come out at the end of input, so watermarks are held back
+//! until then. Spill files are deleted as each partition is done, and the directory when
+//! the join ends, fails or is dropped (cancellation). Metrics: `spills` (files written),
+//! `spilled_rows`, `spilled_bytes`, `grace_partitionings`, `grace_repartitions`. The
+//! memory estimates count buffer sizes (and, for the index, 40 bytes per build row);
+//! the output of a partition is pushed while that partition is in memory.
+//!
+//! Joins that do not spill fail with a `ResourcesExhausted` error that says why instead:
+//! * [`PartitionMode::CollectLeft`] (broadcast): every probe subtask needs the whole build
+//!   side, so it cannot be split. The physical planner broadcasts only a build side whose
+//!   estimated size, times the number of probe subtasks, fits `memory.limit`; a broadcast
+//!   build side that exceeds the limit at run time is an error suggesting a higher limit.
+//! * joins without equality keys (nested loop): there is nothing to partition on.
+//! * joins planned with [`HashJoinExec::with_spilling`]`(false)`: the planner does this in
+//!   streaming mode, where the probe side may never end and the output cannot wait for it.
+//!
+//! Files: `mod.rs` the plan node, `stream.rs` the runtime operator, `grace.rs` the spilled
+//! partitions, `table.rs` key encoding and the hash index, `nested_loop.rs` the cross-pair
+//! generator.
 //!
 //! [`InputOrder::FirstComplete`]: crate::operator::InputOrder::FirstComplete
 

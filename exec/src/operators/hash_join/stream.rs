@@ -5,6 +5,11 @@
 //! Per probe batch: encode the keys, look every row up (one head per row), expand the
 //! (build, probe) pairs chunk by chunk (at most `batch_size` pairs), apply the residual
 //! filter to the pairs, record which rows matched and `take` the output columns.
+//!
+//! When the memory pool refuses the build side, the operator goes to grace mode (see the
+//! module docs of `hash_join`): both inputs are partitioned to spill files, and at the end
+//! each partition goes through the same build / probe / unmatched-rows steps as a whole
+//! in-memory join would.
 
 use std::path::PathBuf;
 use std::sync::Arc;
