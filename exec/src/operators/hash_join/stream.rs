@@ -493,7 +493,20 @@ impl HashJoinOperator {
             .collect();
         stack.reverse();
         while let Some(mut part) = stack.pop() {
-            if part.build.rows() == 0 || (part.probe.rows() == 0 && !tracks_build(jt)) {
+            if part.build.rows() > 0 && part.probe.rows() == 0 {
+                // Every build row is unmatched: no index needed.
+                if let Some(file) = part.build.file.as_ref().filter(|_| emits_unmatched_build(jt)) {
+                    ctx.metrics.add("build_rows", file.rows as u64);
+                    let mut reader = file.reader()?;
+                    while let Some(rows) = reader.next_batch()? {
+                        self.emit_unmatched_build(&rows, ctx, out)?;
+                    }
+                }
+                part.build.remove();
+                part.probe.remove();
+                continue;
+            }
+            if part.build.rows() == 0 {
                 // Only unmatched probe rows, if anything.
                 if part.build.rows() == 0 && emits_unmatched_probe(jt) {
                     if let Some(file) = &part.probe.file {

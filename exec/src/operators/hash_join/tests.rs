@@ -1090,3 +1090,30 @@ proptest! {
         prop_assert_eq!(leftovers(dir.path()), 0);
     }
 }
+
+#[test]
+fn spilled_joins_with_an_empty_side() {
+    let dir = tempfile::tempdir().unwrap();
+    let rows = spread_rows(800, 100, 7);
+    let few: Vec<Row> = rows.iter().take(5).cloned().collect();
+    for jt in ALL_TYPES {
+        for (left, right) in [(&rows, &vec![]), (&rows, &few)] {
+            let join = make_join(Keys::Multi, Filter::VLtW, jt).with_spill_dir(dir.path());
+            let (out, ctx) = run_limited(
+                &join,
+                &batches(&left_schema(), left, 50),
+                &batches(&right_schema(), right, 50),
+                32,
+                Some(4 * 1024),
+            )
+            .unwrap();
+            assert!(metric(&ctx, "spills") > 0, "{jt:?}");
+            assert_eq!(
+                render(&out),
+                reference(left, right, Keys::Multi, Filter::VLtW, jt),
+                "{jt:?}"
+            );
+        }
+    }
+    assert_eq!(leftovers(dir.path()), 0);
+}
