@@ -10,6 +10,7 @@ pub mod join_reorder;
 pub mod push_down_filter;
 pub mod push_down_limit;
 pub mod push_down_projection;
+pub mod push_down_semi_join;
 pub mod simplify_expressions;
 #[cfg(test)]
 mod test_util;
@@ -22,6 +23,7 @@ pub use join_reorder::JoinReorder;
 pub use push_down_filter::PushDownFilter;
 pub use push_down_limit::PushDownLimit;
 pub use push_down_projection::PushDownProjection;
+pub use push_down_semi_join::PushDownSemiJoin;
 pub use simplify_expressions::SimplifyExpressions;
 
 use crate::error::Result;
@@ -88,13 +90,14 @@ impl Optimizer {
 }
 
 /// The default rule set, in order: [`DecorrelateSubqueries`], [`SimplifyExpressions`], [`PushDownFilter`],
-/// [`JoinReorder`], [`PushDownProjection`], [`PushDownLimit`].
+/// [`JoinReorder`], [`PushDownSemiJoin`], [`PushDownProjection`], [`PushDownLimit`].
 pub fn default_optimizer() -> Optimizer {
     Optimizer::with_rules(vec![
         Box::new(DecorrelateSubqueries),
         Box::new(SimplifyExpressions),
         Box::new(PushDownFilter),
         Box::new(JoinReorder),
+        Box::new(PushDownSemiJoin),
         Box::new(PushDownProjection),
         Box::new(PushDownLimit),
     ])
@@ -165,6 +168,7 @@ mod tests {
                 "simplify_expressions",
                 "push_down_filter",
                 "join_reorder",
+                "push_down_semi_join",
                 "push_down_projection",
                 "push_down_limit"
             ]
