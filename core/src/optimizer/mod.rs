@@ -6,6 +6,7 @@
 
 pub mod cardinality;
 pub mod decorrelate_subqueries;
+pub mod infer_predicates;
 pub mod join_reorder;
 pub mod push_down_filter;
 pub mod push_down_limit;
@@ -18,6 +19,7 @@ mod utils;
 use std::sync::Arc;
 
 pub use decorrelate_subqueries::DecorrelateSubqueries;
+pub use infer_predicates::InferPredicates;
 pub use join_reorder::JoinReorder;
 pub use push_down_filter::PushDownFilter;
 pub use push_down_limit::PushDownLimit;
@@ -87,12 +89,13 @@ impl Optimizer {
     }
 }
 
-/// The default rule set, in order: [`DecorrelateSubqueries`], [`SimplifyExpressions`], [`PushDownFilter`],
+/// The default rule set, in order: [`DecorrelateSubqueries`], [`SimplifyExpressions`], [`InferPredicates`], [`PushDownFilter`],
 /// [`JoinReorder`], [`PushDownProjection`], [`PushDownLimit`].
 pub fn default_optimizer() -> Optimizer {
     Optimizer::with_rules(vec![
         Box::new(DecorrelateSubqueries),
         Box::new(SimplifyExpressions),
+        Box::new(InferPredicates),
         Box::new(PushDownFilter),
         Box::new(JoinReorder),
         Box::new(PushDownProjection),
@@ -163,6 +166,7 @@ mod tests {
             vec![
                 "decorrelate_subqueries",
                 "simplify_expressions",
+                "infer_predicates",
                 "push_down_filter",
                 "join_reorder",
                 "push_down_projection",
