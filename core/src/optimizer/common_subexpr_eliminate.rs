@@ -14,11 +14,13 @@
 //! - The largest repeated expression is extracted first, and counts are taken again after
 //!   each extraction, so `x * (1 - d)` repeated wins over its part `1 - d`, which is then
 //!   left alone when it only occurred inside the repeats.
-//! - Only occurrences that are always evaluated count: the branches of a `CASE` after its
-//!   first condition, and the right operand of `AND`/`OR`, are evaluated only for some rows
-//!   (`CASE WHEN b <> 0 THEN a / b END` must not divide by zero), so computing their
-//!   subexpressions for every row could raise errors the query does not raise. Once a
-//!   subexpression is computed anyway, its conditional occurrences read the column too.
+//! - At least one occurrence must be evaluated for every row: the branches of a `CASE`
+//!   after its first condition, and the right operand of `AND`/`OR`, are evaluated only for
+//!   some rows (`CASE WHEN b <> 0 THEN a / b END` must not divide by zero), so computing a
+//!   subexpression that only occurs there for every row could raise errors the query does
+//!   not raise. One always-evaluated occurrence computes it for every row anyway, so then
+//!   the conditional occurrences count as well and read the column too (TPC-H Q14's
+//!   `l_extendedprice * (1 - l_discount)`, inside a `CASE` and on its own).
 //! - The node's output keeps its names and types: a rewritten expression whose output name
 //!   changed is aliased to the old name.
 //! - The new projection passes through only the input columns the node still reads, so
@@ -171,50 +173,68 @@ fn extract(exprs: &[Expr], input: &Arc<LogicalPlan>) -> Result<Option<Extraction
     Ok(Some(Extraction { exprs, below }))
 }
 
-/// The largest subexpression that occurs at least twice in always-evaluated positions of
-/// `exprs` (ties: the first in pre-order).
+/// The largest subexpression that occurs at least twice in `exprs`, at least once in a
+/// position evaluated for every row (ties: the first in pre-order).
 fn most_worth_extracting(exprs: &[Expr]) -> Option<Expr> {
-    // (expression, occurrences) in first-seen order; a node holds few enough candidates
-    // for a linear search (and `Expr` holds plans, which clippy rejects as hash keys).
-    let mut counts: Vec<(&Expr, usize)> = vec![];
+    // (expression, occurrences, any of them always evaluated) in first-seen order; a node
+    // holds few enough candidates for a linear search (and `Expr` holds plans, which clippy
+    // rejects as hash keys).
+    let mut counts: Vec<(&Expr, usize, bool)> = vec![];
     for e in exprs {
-        count(e, &mut counts);
+        count(e, false, &mut counts);
     }
     counts
         .into_iter()
         .enumerate()
-        .filter(|(_, (_, n))| *n >= 2)
-        .max_by_key(|(first, (e, _))| (size(e), std::cmp::Reverse(*first)))
-        .map(|(_, (e, _))| e.clone())
+        .filter(|(_, (_, n, always))| *n >= 2 && *always)
+        .max_by_key(|(first, (e, _, _))| (size(e), std::cmp::Reverse(*first)))
+        .map(|(_, (e, _, _))| e.clone())
 }
 
-/// Counts the candidate subexpressions of `e` that are evaluated for every row.
-fn count<'a>(e: &'a Expr, counts: &mut Vec<(&'a Expr, usize)>) {
+/// Counts the candidate subexpressions of `e`; `conditional` when `e` is evaluated only for
+/// some of the rows its node evaluates.
+fn count<'a>(e: &'a Expr, conditional: bool, counts: &mut Vec<(&'a Expr, usize, bool)>) {
     if is_candidate(e) {
-        match counts.iter_mut().find(|(x, _)| *x == e) {
-            Some((_, n)) => *n += 1,
-            None => counts.push((e, 1)),
+        match counts.iter_mut().find(|(x, _, _)| *x == e) {
+            Some((_, n, always)) => {
+                *n += 1;
+                *always |= !conditional;
+            }
+            None => counts.push((e, 1, !conditional)),
         }
     }
-    for c in always_evaluated_children(e) {
-        count(c, counts);
-    }
-}
-
-/// The children of `e` evaluated for every row `e` is evaluated for.
-fn always_evaluated_children(e: &Expr) -> Vec<&Expr> {
     match e {
-        Expr::Case { operand, when_then, .. } => operand
-            .as_deref()
-            .into_iter()
-            .chain(when_then.first().map(|(w, _)| w))
-            .collect(),
+        Expr::Case {
+            operand,
+            when_then,
+            else_expr,
+        } => {
+            // The operand and the first condition see every row; the rest only some.
+            for o in operand.iter() {
+                count(o, conditional, counts);
+            }
+            for (i, (w, t)) in when_then.iter().enumerate() {
+                count(w, conditional || i > 0, counts);
+                count(t, true, counts);
+            }
+            for x in else_expr.iter() {
+                count(x, true, counts);
+            }
+        }
         Expr::Binary {
             left,
             op: BinaryOp::And | BinaryOp::Or,
-            ..
-        } => vec![left],
-        _ => e.children(),
+            right,
+        } => {
+            // The right operand is skipped when the left one decides a whole batch.
+            count(left, conditional, counts);
+            count(right, true, counts);
+        }
+        _ => {
+            for c in e.children() {
+                count(c, conditional, counts);
+            }
+        }
     }
 }
 
@@ -509,6 +529,25 @@ mod tests {
             .unwrap()
             .build();
         unchanged(&guarded);
+        // Once evaluated for every row, a conditional occurrence may read the column too.
+        let mixed = scan("t", &["a", "b"])
+            .project(vec![
+                Expr::Case {
+                    operand: None,
+                    when_then: vec![(col("b").not_eq(lit(0i64)), div())],
+                    else_expr: None,
+                }
+                .alias("x"),
+                div().alias("y"),
+            ])
+            .unwrap()
+            .build();
+        check(
+            &mixed,
+            "Projection: CASE WHEN t.b <> 0 THEN __cse_1 END AS x, __cse_1 AS y\n  \
+             Projection: t.b, t.a / t.b AS __cse_1\n    \
+             TableScan: t\n",
+        );
     }
 
     #[test]
