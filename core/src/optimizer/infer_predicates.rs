@@ -6,8 +6,9 @@
 //! below it, mapped through projections, aliases, aggregates' group columns and unions), the
 //! join's own keys and condition, and, for an inner join, a filter directly above it. Column
 //! equalities (`a = b` between two columns of the same type) make equivalence classes
-//! (union-find). A predicate on one column with constants — a comparison, `BETWEEN`, `IN`,
-//! `LIKE`, `IS NOT NULL`, or an `OR` of those on the same column — is copied to every other
+//! (union-find). A predicate on one (possibly cast) column with constants — a comparison,
+//! `BETWEEN`, `IN`, `LIKE`, `IS NOT NULL`, or an `OR` of those on the same column — is copied
+//! to every other
 //! column of its class, and the copy is placed as a filter directly on the input whose column
 //! it reads; PushDownFilter takes it further down.
 //!
@@ -217,12 +218,14 @@ fn column_equality(e: &Expr) -> Option<(&Column, &Column)> {
 
 /// The column of a predicate that reads one column and constants, in a form whose truth
 /// depends only on the column's value: comparisons, `BETWEEN`, `IN` lists, `LIKE`,
-/// `IS NOT NULL`, and `OR`s of those on the same column.
+/// `IS NOT NULL`, and `OR`s of those on the same column. The column may be cast (SQL casts
+/// an `INT` column compared with a `BIGINT` literal).
 fn single_column_predicate(e: &Expr) -> Option<&Column> {
     let constant = |e: &Expr| e.is_constant() && !e.contains_subquery();
     match e {
-        Expr::Binary { left, op, right } if op.is_comparison() => match (left.as_ref(), right.as_ref()) {
-            (Expr::Column(c), other) | (other, Expr::Column(c)) if constant(other) => Some(c),
+        Expr::Binary { left, op, right } if op.is_comparison() => match (column_operand(left), column_operand(right)) {
+            (Some(c), None) if constant(right) => Some(c),
+            (None, Some(c)) if constant(left) => Some(c),
             _ => None,
         },
         Expr::Binary {
@@ -234,22 +237,19 @@ fn single_column_predicate(e: &Expr) -> Option<&Column> {
             let b = single_column_predicate(right)?;
             (a == b).then_some(a)
         }
-        Expr::Between { expr, low, high, .. } => match expr.as_ref() {
-            Expr::Column(c) if constant(low) && constant(high) => Some(c),
-            _ => None,
-        },
-        Expr::InList { expr, list, .. } => match expr.as_ref() {
-            Expr::Column(c) if list.iter().all(constant) => Some(c),
-            _ => None,
-        },
-        Expr::Like { expr, pattern, .. } => match expr.as_ref() {
-            Expr::Column(c) if constant(pattern) => Some(c),
-            _ => None,
-        },
-        Expr::IsNotNull(expr) => match expr.as_ref() {
-            Expr::Column(c) => Some(c),
-            _ => None,
-        },
+        Expr::Between { expr, low, high, .. } if constant(low) && constant(high) => column_operand(expr),
+        Expr::InList { expr, list, .. } if list.iter().all(constant) => column_operand(expr),
+        Expr::Like { expr, pattern, .. } if constant(pattern) => column_operand(expr),
+        Expr::IsNotNull(expr) => column_operand(expr),
+        _ => None,
+    }
+}
+
+/// A column, possibly cast.
+fn column_operand(e: &Expr) -> Option<&Column> {
+    match e {
+        Expr::Column(c) => Some(c),
+        Expr::Cast { expr, .. } | Expr::TryCast { expr, .. } => column_operand(expr),
         _ => None,
     }
 }
@@ -599,6 +599,26 @@ mod tests {
              TableScan: r\n  \
              Filter: s.k LIKE 'ab%'\n    \
              TableScan: s\n",
+        );
+    }
+
+    #[test]
+    fn cast_columns_are_copied_with_their_cast() {
+        use arrow::datatypes::DataType;
+        let ints = |name: &str| {
+            let s = crate::optimizer::test_util::schema(&[("k", DataType::Int32)]);
+            let t = crate::catalog::MemTable::try_new(s, vec![]).unwrap();
+            LogicalPlanBuilder::scan(name, Arc::new(t), None).unwrap()
+        };
+        let plan = ints("l")
+            .filter(col("k").cast_to(DataType::Int64).gt(lit(2i64)))
+            .unwrap()
+            .join(ints("r").build(), JoinType::Inner, vec![(col("l.k"), col("r.k"))], None)
+            .unwrap()
+            .build();
+        check(
+            &plan,
+            "Inner Join: on=[l.k = r.k]\n  Filter: CAST(l.k AS Int64) > 2\n    TableScan: l\n  Filter: CAST(r.k AS Int64) > 2\n    TableScan: r\n",
         );
     }
 
