@@ -91,8 +91,9 @@ impl Optimizer {
     }
 }
 
-/// The default rule set, in order: [`DecorrelateSubqueries`], [`SimplifyExpressions`], [`InferPredicates`], [`PushDownFilter`],
-/// [`JoinReorder`], [`PushDownProjection`], [`PushDownLimit`], [`CommonSubexprEliminate`].
+/// The default rule set, in order: [`DecorrelateSubqueries`], [`SimplifyExpressions`],
+/// [`InferPredicates`], [`PushDownFilter`], [`JoinReorder`], [`PushDownProjection`],
+/// [`PushDownLimit`], [`CommonSubexprEliminate`].
 pub fn default_optimizer() -> Optimizer {
     Optimizer::with_rules(vec![
         Box::new(DecorrelateSubqueries),
