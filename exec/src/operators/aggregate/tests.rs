@@ -820,18 +820,22 @@ fn run_limited(
         op.process_batch(0, b.clone(), &mut ctx, &mut out)?;
     }
     op.on_end(&mut ctx, &mut out)?;
-    let batches: Vec<RecordBatch> = out
-        .drain()
-        .map(|e| match e {
-            StreamElement::Batch(b) => b,
-            other => panic!("unexpected element {other:?}"),
-        })
-        .collect();
+    let batches = drain_batches(&mut out);
     for b in &batches {
         assert_eq!(b.schema(), exec.schema());
         assert!(b.num_rows() > 0 && b.num_rows() <= batch_size);
     }
     Ok((batches, ctx, pool))
+}
+
+/// The batches emitted into `out` (an aggregate emits nothing else).
+fn drain_batches(out: &mut Output) -> Vec<RecordBatch> {
+    out.drain()
+        .map(|e| match e {
+            StreamElement::Batch(b) => b,
+            other => panic!("unexpected element {other:?}"),
+        })
+        .collect()
 }
 
 fn metric(ctx: &OperatorContext, name: &str) -> u64 {
@@ -1098,14 +1102,7 @@ fn a_global_aggregate_spills_to_one_row() {
     assert!(metric(&ctx, "spills") > 1, "{:?}", ctx.metrics.extra);
     drop(other);
     op.on_end(&mut ctx, &mut out).unwrap();
-    let got: Vec<RecordBatch> = out
-        .drain()
-        .filter_map(|e| match e {
-            StreamElement::Batch(b) => Some(b),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(rows(&got), rows(&expected));
+    assert_eq!(rows(&drain_batches(&mut out)), rows(&expected));
     assert_eq!(ctx.memory.used(), 0);
     // If the pool stays full, the one group cannot be split: a clear error.
     let mut other = ctx.memory.reservation("other");
