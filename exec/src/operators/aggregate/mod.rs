@@ -390,14 +390,19 @@ struct HashAggregateOperator {
     emitted: usize,
 }
 
+/// The operator's reservation, created on first use as `HashAggregateExec[<subtask>]`.
+fn reservation<'a>(slot: &'a mut Option<MemoryReservation>, ctx: &OperatorContext) -> &'a mut MemoryReservation {
+    slot.get_or_insert_with(|| {
+        ctx.memory
+            .reservation(format!("HashAggregateExec[{}]", ctx.task.subtask))
+    })
+}
+
 impl HashAggregateOperator {
     /// Reserves the table's current size; when the pool refuses, makes room as the mode
     /// allows: `Partial` emits its states early, the others spill them.
     fn account(&mut self, ctx: &mut OperatorContext, out: &mut Output) -> Result<()> {
-        let reservation = self.reservation.get_or_insert_with(|| {
-            ctx.memory
-                .reservation(format!("HashAggregateExec[{}]", ctx.task.subtask))
-        });
+        let reservation = reservation(&mut self.reservation, ctx);
         let Err(refused) = reservation.try_resize(self.table.size()) else {
             return Ok(());
         };
@@ -449,10 +454,7 @@ impl HashAggregateOperator {
             partitions.write(&states, &mut dir, ctx)?;
         }
         let (files, level) = partitions.finish(ctx)?;
-        let reservation = self.reservation.get_or_insert_with(|| {
-            ctx.memory
-                .reservation(format!("HashAggregateExec[{}]", ctx.task.subtask))
-        });
+        let reservation = reservation(&mut self.reservation, ctx);
         reservation.try_resize(0)?;
         let mut merger = Merger {
             calls: &self.calls,
