@@ -2,8 +2,10 @@
 //! operators (window state, streaming join state, session buffers) take
 //! [`MemoryReservation`]s sized to what they hold. Growing past the pool's limit fails with
 //! [`ExecError::ResourcesExhausted`] naming the operator, instead of the process running out
-//! of memory. A full `SortExec` spills sorted runs to disk instead of failing; the other
-//! blocking batch operators do not spill yet.
+//! of memory. A full `SortExec` spills sorted runs to disk instead of failing, and a
+//! `HashAggregateExec` emits its partial states early (`Partial`) or spills hash partitions
+//! of its group states (the other modes); the other blocking batch operators do not spill
+//! yet.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;

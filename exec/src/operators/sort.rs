@@ -23,17 +23,12 @@
 
 use std::any::Any;
 use std::collections::VecDeque;
-use std::fs::File;
-use std::io::{BufReader, BufWriter};
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef};
 use arrow::compute::{concat, interleave, sort_to_indices};
 use arrow::datatypes::{DataType, SchemaRef};
-use arrow::ipc::reader::FileReader;
-use arrow::ipc::writer::FileWriter;
 use arrow::record_batch::{RecordBatch, RecordBatchOptions};
 use arrow::row::{RowConverter, Rows, SortField};
 use rill_core::error::RillError;
@@ -42,6 +37,7 @@ use crate::error::{ExecError, Result};
 use crate::exec_internal;
 use crate::memory::MemoryReservation;
 use crate::operator::{Operator, OperatorContext, Output};
+use crate::operators::spill::{SpillDir, SpillFile, SpillReader};
 use crate::physical_expr::PhysicalSortExpr;
 use crate::plan::{ExecutionPlan, Instance};
 use rill_core::time::Watermark;
@@ -146,7 +142,7 @@ struct SortOperator {
     /// did not fit alone).
     buffered_bytes: usize,
     /// The sorted runs written to disk so far, if any.
-    spill: Option<SpillFiles>,
+    spill: Option<SpillRuns>,
     /// Where to create the spill directory (`None`: the system's temp directory).
     spill_base: Option<PathBuf>,
 }
@@ -180,32 +176,25 @@ impl SortOperator {
     /// Sorts the buffer, writes it to a new run file, clears it and releases its memory.
     fn spill_buffer(&mut self, ctx: &mut OperatorContext) -> Result<()> {
         if self.spill.is_none() {
-            self.spill = Some(SpillFiles::create(self.spill_base.as_deref())?);
+            self.spill = Some(SpillRuns {
+                dir: SpillDir::create(self.spill_base.as_deref(), "sort")?,
+                runs: vec![],
+            });
         }
         let spill = self
             .spill
             .as_mut()
             .ok_or_else(|| exec_internal!("SortExec spill files missing after creation"))?;
-        let path = spill.next_path();
-        let file = File::create(&path).map_err(|source| ExecError::Io {
-            path: path.display().to_string(),
-            source,
-        })?;
-        let context = || format!("writing sort spill file '{}'", path.display());
-        let mut writer = FileWriter::try_new(BufWriter::new(file), &self.buffer.schema)
-            .map_err(|e| ExecError::arrow(context(), e))?;
+        let mut writer = spill.dir.new_file(&self.buffer.schema)?;
         let indices = self.buffer.sorted_indices(None)?;
         for chunk in indices.chunks(ctx.batch_size.max(1)) {
-            let batch = self.buffer.gather(chunk)?;
-            writer.write(&batch).map_err(|e| ExecError::arrow(context(), e))?;
+            writer.write(&self.buffer.gather(chunk)?)?;
         }
-        // Finishes the file and flushes it, reporting write errors.
-        writer.into_inner().map_err(|e| ExecError::arrow(context(), e))?;
-        let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-        spill.runs.push(path);
+        let run = writer.finish()?;
         ctx.metrics.add("spills", 1);
-        ctx.metrics.add("spilled_rows", indices.len() as u64);
-        ctx.metrics.add("spilled_bytes", bytes);
+        ctx.metrics.add("spilled_rows", run.rows() as u64);
+        ctx.metrics.add("spilled_bytes", run.bytes());
+        spill.runs.push(run);
         self.buffer.clear();
         self.buffered_bytes = 0;
         if let Some(reservation) = self.reservation.as_mut() {
@@ -219,17 +208,8 @@ impl SortOperator {
         let batch_size = ctx.batch_size.max(1);
         let mut sources: Vec<RunSource> = vec![];
         if let Some(spill) = &self.spill {
-            for path in &spill.runs {
-                let file = File::open(path).map_err(|source| ExecError::Io {
-                    path: path.display().to_string(),
-                    source,
-                })?;
-                let reader = FileReader::try_new(BufReader::new(file), None)
-                    .map_err(|e| ExecError::arrow(format!("reading sort spill file '{}'", path.display()), e))?;
-                sources.push(RunSource::File {
-                    reader: Box::new(reader),
-                    path: path.clone(),
-                });
+            for run in &spill.runs {
+                sources.push(RunSource::File(run.open()?));
             }
         }
         // The buffer is the last run, sorted in memory.
@@ -302,63 +282,31 @@ impl Operator for SortOperator {
     }
 }
 
-/// A per-operator spill directory and its run files; the directory is removed when this is
-/// dropped (at the end of input, or on error or cancellation).
-struct SpillFiles {
-    dir: PathBuf,
-    runs: Vec<PathBuf>,
-}
-
-impl SpillFiles {
-    /// Creates a uniquely named directory under `base` (default: the system temp dir).
-    fn create(base: Option<&Path>) -> Result<Self> {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let base = base.map_or_else(std::env::temp_dir, Path::to_path_buf);
-        let n = NEXT.fetch_add(1, AtomicOrdering::Relaxed);
-        let dir = base.join(format!("rill-sort-spill-{}-{n}", std::process::id()));
-        std::fs::create_dir_all(&dir).map_err(|source| ExecError::Io {
-            path: dir.display().to_string(),
-            source,
-        })?;
-        Ok(SpillFiles { dir, runs: vec![] })
-    }
-
-    /// The path of the next run file.
-    fn next_path(&self) -> PathBuf {
-        self.dir.join(format!("run-{}.arrow", self.runs.len()))
-    }
-}
-
-impl Drop for SpillFiles {
-    fn drop(&mut self) {
-        // Best effort: nothing useful can be done about a failure while dropping.
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
+/// The sorted runs written to disk, in their directory (removed when dropped: at the end
+/// of input, or on error or cancellation).
+struct SpillRuns {
+    dir: SpillDir,
+    runs: Vec<SpillFile>,
 }
 
 /// Where a sorted run's batches come from during the merge.
 enum RunSource {
-    File {
-        reader: Box<FileReader<BufReader<File>>>,
-        path: PathBuf,
-    },
+    File(SpillReader),
     Memory(VecDeque<RecordBatch>),
 }
 
 impl RunSource {
     /// The run's next non-empty batch, if any.
     fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
-        loop {
-            let next = match self {
-                RunSource::File { reader, path } => reader
-                    .next()
-                    .transpose()
-                    .map_err(|e| ExecError::arrow(format!("reading sort spill file '{}'", path.display()), e))?,
-                RunSource::Memory(batches) => batches.pop_front(),
-            };
-            match next {
-                Some(b) if b.num_rows() == 0 => continue,
-                other => return Ok(other),
+        match self {
+            RunSource::File(reader) => reader.next_batch(),
+            RunSource::Memory(batches) => {
+                while let Some(b) = batches.pop_front() {
+                    if b.num_rows() > 0 {
+                        return Ok(Some(b));
+                    }
+                }
+                Ok(None)
             }
         }
     }

@@ -32,8 +32,12 @@ pub(crate) trait GroupValues: Send {
     /// The number of groups so far.
     fn len(&self) -> usize;
 
-    /// The group columns, one value per group in index order; resets the groups.
+    /// The group columns, one value per group in index order; resets the groups and
+    /// releases their memory.
     fn emit(&mut self) -> Result<Vec<ArrayRef>>;
+
+    /// The bytes it holds (an estimate from the capacities of its buffers, O(1)).
+    fn size(&self) -> usize;
 }
 
 /// Creates the group layout for keys of the given types.
@@ -91,6 +95,10 @@ impl GroupValues for NoGroups {
     fn emit(&mut self) -> Result<Vec<ArrayRef>> {
         self.seen = false;
         Ok(vec![])
+    }
+
+    fn size(&self) -> usize {
+        0
     }
 }
 
@@ -175,11 +183,15 @@ where
             valid[g] = false;
             NullBuffer::from(valid)
         });
-        self.table.clear();
+        self.table = HashTable::new();
         let arr = PrimitiveArray::<T>::try_new(keys.into(), nulls)
             .map_err(|e| ExecError::arrow("emitting group keys", e))?
             .with_data_type(self.data_type.clone());
         Ok(vec![Arc::new(arr)])
+    }
+
+    fn size(&self) -> usize {
+        self.keys.capacity() * std::mem::size_of::<T::Native>() + self.table.allocation_size()
     }
 }
 
@@ -285,8 +297,9 @@ impl GroupValues for RowGroups {
             .converter
             .convert_rows(self.group_rows.iter())
             .map_err(|e| ExecError::arrow("decoding group keys", e))?;
-        self.group_rows.clear();
-        self.table.clear();
+        self.group_rows = self.converter.empty_rows(0, 0);
+        self.scratch = self.converter.empty_rows(0, 0);
+        self.table = HashTable::new();
         cols.into_iter()
             .zip(&self.types)
             .map(|(c, t)| {
@@ -297,5 +310,9 @@ impl GroupValues for RowGroups {
                 }
             })
             .collect()
+    }
+
+    fn size(&self) -> usize {
+        self.converter.size() + self.group_rows.size() + self.scratch.size() + self.table.allocation_size()
     }
 }
