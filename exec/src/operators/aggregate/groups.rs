@@ -148,12 +148,15 @@ where
             ..
         } = self;
         let values = arr.values();
+        // Rows with the key of the row before them (data clustered or sorted on the key, such
+        // as `lineitem` on `l_orderkey`) reuse its group without a hash table probe.
+        let mut run: Option<(T::Native, usize)> = None;
         match arr.nulls().filter(|n| n.null_count() > 0) {
-            None => groups.extend(values.iter().map(|&v| lookup(table, keys, state, v))),
+            None => groups.extend(values.iter().map(|&v| lookup_cached(&mut run, table, keys, state, v))),
             Some(nulls) => {
                 for (i, &v) in values.iter().enumerate() {
                     let g = if nulls.is_valid(i) {
-                        lookup(table, keys, state, v)
+                        lookup_cached(&mut run, table, keys, state, v)
                     } else {
                         match *null_group {
                             Some(g) => g,
@@ -192,6 +195,25 @@ where
 
     fn size(&self) -> usize {
         self.keys.capacity() * std::mem::size_of::<T::Native>() + self.table.allocation_size()
+    }
+}
+
+/// The group of `v`: the previous row's group when `v` is its key, else [`lookup`].
+#[inline(always)]
+fn lookup_cached<N: Copy + Hash + Eq>(
+    run: &mut Option<(N, usize)>,
+    table: &mut HashTable<(N, usize)>,
+    keys: &mut Vec<N>,
+    state: &RandomState,
+    v: N,
+) -> usize {
+    match *run {
+        Some((k, g)) if k == v => g,
+        _ => {
+            let g = lookup(table, keys, state, v);
+            *run = Some((v, g));
+            g
+        }
     }
 }
 

@@ -12,6 +12,15 @@
 //! columns) into final values; `PartialMerge` merges states into states. DISTINCT
 //! aggregates run in `Single` mode only.
 //!
+//! # Partial aggregation that does not reduce
+//!
+//! A `Partial` aggregate exists to shrink what crosses the exchange. After
+//! `PARTIAL_PROBE_ROWS` input rows it checks how much it shrinks: with fewer than 1.25
+//! rows per group (grouping on a near-unique key) it switches to emitting each batch's
+//! partial states as soon as the batch is aggregated (metric `partial_pass_through`), so its
+//! table never grows past one batch's groups and stays in cache; the `Final` aggregate
+//! merges them as it would anyway.
+//!
 //! # Memory and spilling
 //!
 //! The operator reserves the bytes of its table — the group values ([`groups`]) and the
@@ -329,6 +338,8 @@ impl HashAggregateExec {
             spill: None,
             spill_base: self.spill_dir.clone(),
             emitted: 0,
+            rows_in: 0,
+            pass_through: false,
         })
     }
 }
@@ -388,7 +399,15 @@ struct HashAggregateOperator {
     spill_base: Option<PathBuf>,
     /// Rows emitted (the `groups` metric).
     emitted: usize,
+    /// Input rows so far (`Partial` only: the reduction check).
+    rows_in: usize,
+    /// `Partial` found (almost) every row a group of its own: it now emits each batch's
+    /// states right away instead of growing a table that saves nothing.
+    pass_through: bool,
 }
+
+/// Input rows a `Partial` aggregate sees before it judges whether aggregating pays.
+const PARTIAL_PROBE_ROWS: usize = 100_000;
 
 /// The operator's reservation, created on first use as `HashAggregateExec[<subtask>]`.
 fn reservation<'a>(slot: &'a mut Option<MemoryReservation>, ctx: &OperatorContext) -> &'a mut MemoryReservation {
@@ -482,6 +501,23 @@ impl Operator for HashAggregateOperator {
             return Ok(());
         }
         self.table.process(&batch)?;
+        if self.mode == AggregateMode::Partial {
+            self.rows_in += batch.num_rows();
+            if !self.pass_through
+                && self.rows_in >= PARTIAL_PROBE_ROWS
+                && self.table.num_groups() * 5 > self.rows_in * 4
+            {
+                // Fewer than 1.25 rows per group: the Final aggregate does the work anyway.
+                self.pass_through = true;
+                ctx.metrics.add("partial_pass_through", 1);
+            }
+            if self.pass_through {
+                if let Some(states) = self.table.emit(true, &self.schema)? {
+                    self.emitted += states.num_rows();
+                    push_chunks(&states, ctx.batch_size, out);
+                }
+            }
+        }
         self.account(ctx, out)
     }
 

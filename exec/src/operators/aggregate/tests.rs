@@ -1164,3 +1164,81 @@ proptest! {
         }
     }
 }
+
+/// Runs a `Partial` aggregate over `batches`, allowing output before the end of input;
+/// returns all its output, how many rows came before the end, and the metrics.
+fn run_partial_streaming(
+    exec: &HashAggregateExec,
+    batches: &[RecordBatch],
+) -> (Vec<RecordBatch>, usize, OperatorContext) {
+    let Instance::Operator(mut op) = exec.instantiate(0).unwrap() else {
+        panic!("expected an operator")
+    };
+    let mut ctx = OperatorContext::new("agg", 0, 1, 8192);
+    let mut out = Output::new();
+    let mut drain = |out: &mut Output, all: &mut Vec<RecordBatch>| {
+        for e in out.drain() {
+            match e {
+                StreamElement::Batch(b) => all.push(b),
+                other => panic!("unexpected element {other:?}"),
+            }
+        }
+    };
+    let mut all = vec![];
+    for b in batches {
+        op.process_batch(0, b.clone(), &mut ctx, &mut out).unwrap();
+        drain(&mut out, &mut all);
+    }
+    let early = all.iter().map(|b| b.num_rows()).sum();
+    op.on_end(&mut ctx, &mut out).unwrap();
+    drain(&mut out, &mut all);
+    (all, early, ctx)
+}
+
+#[test]
+fn a_partial_aggregate_over_near_unique_keys_passes_states_through() {
+    // 240k rows: keys 0..200k, the first 40k of them twice.
+    let keys: Vec<i32> = (0..200_000).chain(0..40_000).collect();
+    let batches: Vec<RecordBatch> = keys
+        .chunks(8192)
+        .map(|c| {
+            kv_batch(
+                c.iter().map(|k| Some(*k)).collect(),
+                c.iter().map(|k| Some(*k as i64 % 7)).collect(),
+            )
+        })
+        .collect();
+    let schema = batches[0].schema();
+    let partial = HashAggregateExec::try_new(
+        AggregateMode::Partial,
+        vec![key(&schema, "k")],
+        all_funcs(&schema, "v"),
+        input(&schema),
+    )
+    .unwrap();
+    let (states, early, ctx) = run_partial_streaming(&partial, &batches);
+    assert!(early > 100_000, "states were not passed through early: {early}");
+    assert!(ctx.metrics.extra.contains(&("partial_pass_through".to_string(), 1)));
+    let fin = HashAggregateExec::final_for(&partial, input(&partial.schema())).unwrap();
+    let two_phase = run(&fin, &states).unwrap();
+    let one_phase = run(
+        &single(vec![key(&schema, "k")], all_funcs(&schema, "v"), &schema),
+        &batches,
+    )
+    .unwrap();
+    assert_eq!(rows(&two_phase), rows(&one_phase));
+    assert_eq!(rows(&two_phase).len(), 200_000);
+
+    // Few groups: the partial aggregate keeps aggregating until the end.
+    let few: Vec<RecordBatch> = (0..30)
+        .map(|i| {
+            kv_batch(
+                (0..8192).map(|k| Some((k + i) % 10)).collect(),
+                (0..8192).map(Some).collect(),
+            )
+        })
+        .collect();
+    let (_, early, ctx) = run_partial_streaming(&partial, &few);
+    assert_eq!(early, 0);
+    assert!(!ctx.metrics.extra.iter().any(|(k, _)| k == "partial_pass_through"));
+}
