@@ -12,6 +12,7 @@
 
 #![deny(missing_docs)]
 
+mod alloc;
 mod args;
 mod bench;
 mod demo;
@@ -34,6 +35,7 @@ use crate::error::CliError;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    alloc::keep_freed_memory();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

@@ -34,6 +34,5 @@ pub mod physical_expr;
 pub mod plan;
 pub mod planner;
 pub mod runtime;
-pub(crate) mod spill;
 
 pub use error::{ExecError, Result};

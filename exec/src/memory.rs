@@ -3,9 +3,10 @@
 //! [`MemoryReservation`]s sized to what they hold. Growing past the pool's limit fails with
 //! [`ExecError::ResourcesExhausted`] naming the operator, instead of the process running out
 //! of memory. A full `SortExec` spills sorted runs to disk instead of failing, and a
-//! partitioned `HashJoinExec` spills its build and probe sides as grace partitions
-//! (`crate::spill` holds the shared spill-file helpers); the other blocking batch operators
-//! do not spill yet.
+//! partitioned `HashJoinExec` spills its build and probe sides as grace partitions, and
+//! `HashAggregateExec` emits its partial states early (`Partial`) or spills hash partitions
+//! of its group states (the other modes); `crate::operators::spill` holds the shared
+//! spill-file helpers.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;

@@ -3,9 +3,10 @@
 //!
 //! The numbers come from [`Statistics`] of the scanned tables (row counts, min/max, distinct
 //! counts) and fixed selectivities where nothing better is known: equality `0.1` (or `1/NDV`),
-//! range `0.33`, `LIKE` `0.25`, `IN (n values)` `n` equalities. An equi-join's output is
-//! `|L|·|R| / max(ndv(l), ndv(r))`. Estimates are `f64` rows; `None` means a source below does
-//! not know its size.
+//! range `0.33`, `LIKE` `0.25` (less for longer literal patterns), `IN (n values)` `n`
+//! equalities. An equi-join's output is `|L|·|R| / max(ndv(l), ndv(r))`, with several key
+//! columns counted as one composite key ([`join_key_ndv`]). Estimates are `f64` rows; `None`
+//! means a source below does not know its size.
 
 use crate::catalog::ColumnStatistics;
 use crate::expr::{split_conjunction, BinaryOp, Column, Expr};
@@ -70,8 +71,8 @@ pub fn estimate_rows(plan: &LogicalPlan) -> Option<f64> {
         } => {
             let (l, r) = (estimate_rows(left)?, estimate_rows(right)?);
             let mut inner = l * r;
-            for (a, b) in on {
-                inner /= key_ndv(a, left, l).max(key_ndv(b, right, r)).max(1.0);
+            if !on.is_empty() {
+                inner /= join_key_ndv(on, left, l, right, r);
             }
             if let Some(f) = filter {
                 inner *= split_conjunction(f)
@@ -129,6 +130,35 @@ pub fn estimate_rows(plan: &LogicalPlan) -> Option<f64> {
             estimate_rows(inputs.first()?)?
         }
     })
+}
+
+/// The divisor of an equi-join's cross product: the larger of the two sides' distinct counts
+/// of the join key. Several key columns between the same two inputs are treated as one
+/// composite key (`(ps_partkey, ps_suppkey)`), whose distinct count on a side is the product
+/// of the columns' counts capped by the side's rows; dividing by each column's count instead
+/// would assume the columns independent and estimate a foreign-key join at a handful of rows.
+pub fn join_key_ndv(on: &[(Expr, Expr)], left: &LogicalPlan, l: f64, right: &LogicalPlan, r: f64) -> f64 {
+    let (mut pl, mut pr) = (1.0f64, 1.0f64);
+    for (a, b) in on {
+        pl *= key_ndv(a, left, l);
+        pr *= key_ndv(b, right, r);
+    }
+    pl.min(l.max(1.0)).max(pr.min(r.max(1.0))).max(1.0)
+}
+
+/// Selectivity of `LIKE pattern`: [`LIKE_SELECTIVITY`] for a pattern of at most one literal
+/// character, falling by a fifth for every further literal character (a longer required
+/// substring is rarer), but not below 2%. Patterns that are not literals get
+/// [`LIKE_SELECTIVITY`].
+fn like_selectivity(pattern: &Expr) -> f64 {
+    let Expr::Literal(v) = pattern else {
+        return LIKE_SELECTIVITY;
+    };
+    let Some(text) = v.as_str() else {
+        return LIKE_SELECTIVITY;
+    };
+    let literal = text.chars().filter(|c| *c != '%' && *c != '_').count();
+    (LIKE_SELECTIVITY * 0.8f64.powi(literal.saturating_sub(1).min(64) as i32)).max(0.02)
 }
 
 /// Estimated distinct count of the key `expr` on a side of `rows` estimated rows: the column's
@@ -269,11 +299,11 @@ pub fn selectivity(predicate: &Expr, plan: &LogicalPlan) -> f64 {
                 RANGE_SELECTIVITY
             }
         }
-        Expr::Like { negated, .. } => {
+        Expr::Like { negated, pattern, .. } => {
             if *negated {
-                1.0 - LIKE_SELECTIVITY
+                1.0 - like_selectivity(pattern)
             } else {
-                LIKE_SELECTIVITY
+                like_selectivity(pattern)
             }
         }
         Expr::InList {
@@ -293,4 +323,33 @@ pub fn selectivity(predicate: &Expr, plan: &LogicalPlan) -> f64 {
         _ => DEFAULT_SELECTIVITY,
     };
     s.clamp(0.0, 1.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::expr::{col, lit};
+    use crate::optimizer::test_util::scan;
+
+    #[test]
+    fn longer_like_patterns_are_more_selective() {
+        let short = like_selectivity(&lit("a%"));
+        let green = like_selectivity(&lit("%green%"));
+        let long = like_selectivity(&lit("%a very long required substring%"));
+        assert_eq!(short, LIKE_SELECTIVITY);
+        assert!(green < short && green > 0.05, "{green}");
+        assert_eq!(long, 0.02);
+        assert_eq!(like_selectivity(&col("p")), LIKE_SELECTIVITY);
+    }
+
+    #[test]
+    fn a_composite_key_is_one_key() {
+        // Without statistics a key's distinct count is its side's rows: the composite key of
+        // a 100-row and a 1000-row side has at most 1000 distinct values, not 1000 * 1000.
+        let t = scan("t", &["a", "b"]).build();
+        let u = scan("u", &["c", "d"]).build();
+        let on = vec![(col("a"), col("c")), (col("b"), col("d"))];
+        assert_eq!(join_key_ndv(&on, &t, 100.0, &u, 1000.0), 1000.0);
+        assert_eq!(join_key_ndv(&on[..1], &t, 100.0, &u, 1000.0), 1000.0);
+    }
 }

@@ -5,11 +5,14 @@
 //! changes nothing (or a pass limit is reached).
 
 pub mod cardinality;
+pub mod common_subexpr_eliminate;
 pub mod decorrelate_subqueries;
+pub mod infer_predicates;
 pub mod join_reorder;
 pub mod push_down_filter;
 pub mod push_down_limit;
 pub mod push_down_projection;
+pub mod push_down_semi_join;
 pub mod simplify_expressions;
 #[cfg(test)]
 mod test_util;
@@ -17,11 +20,14 @@ mod utils;
 
 use std::sync::Arc;
 
+pub use common_subexpr_eliminate::CommonSubexprEliminate;
 pub use decorrelate_subqueries::DecorrelateSubqueries;
+pub use infer_predicates::InferPredicates;
 pub use join_reorder::JoinReorder;
 pub use push_down_filter::PushDownFilter;
 pub use push_down_limit::PushDownLimit;
 pub use push_down_projection::PushDownProjection;
+pub use push_down_semi_join::PushDownSemiJoin;
 pub use simplify_expressions::SimplifyExpressions;
 
 use crate::error::Result;
@@ -87,16 +93,20 @@ impl Optimizer {
     }
 }
 
-/// The default rule set, in order: [`DecorrelateSubqueries`], [`SimplifyExpressions`], [`PushDownFilter`],
-/// [`JoinReorder`], [`PushDownProjection`], [`PushDownLimit`].
+/// The default rule set, in order: [`DecorrelateSubqueries`], [`SimplifyExpressions`],
+/// [`InferPredicates`], [`PushDownFilter`], [`JoinReorder`], [`PushDownSemiJoin`],
+/// [`PushDownProjection`], [`PushDownLimit`], [`CommonSubexprEliminate`].
 pub fn default_optimizer() -> Optimizer {
     Optimizer::with_rules(vec![
         Box::new(DecorrelateSubqueries),
         Box::new(SimplifyExpressions),
+        Box::new(InferPredicates),
         Box::new(PushDownFilter),
         Box::new(JoinReorder),
+        Box::new(PushDownSemiJoin),
         Box::new(PushDownProjection),
         Box::new(PushDownLimit),
+        Box::new(CommonSubexprEliminate),
     ])
 }
 
@@ -153,7 +163,21 @@ mod tests {
             .project(vec![col("t.a")])
             .unwrap()
             .build();
-        vec![tpch_like, union, outer]
+        let inferred = scan("t", &["a", "b"])
+            .cross_join(pushdown_scan("u", &["d", "e"]).build())
+            .unwrap()
+            .filter(col("a").eq(col("d")).and(col("a").gt(lit(5i64))))
+            .unwrap()
+            .aggregate(
+                vec![col("b")],
+                vec![
+                    sum(col("e").mul(lit(1i64).sub(col("b")))),
+                    sum(col("e").mul(lit(1i64).sub(col("b"))).add(col("d"))),
+                ],
+            )
+            .unwrap()
+            .build();
+        vec![tpch_like, union, outer, inferred]
     }
 
     #[test]
@@ -163,10 +187,13 @@ mod tests {
             vec![
                 "decorrelate_subqueries",
                 "simplify_expressions",
+                "infer_predicates",
                 "push_down_filter",
                 "join_reorder",
+                "push_down_semi_join",
                 "push_down_projection",
-                "push_down_limit"
+                "push_down_limit",
+                "common_subexpr_eliminate"
             ]
         );
     }
@@ -197,6 +224,21 @@ mod tests {
         assert_eq!(
             out.display_indent(),
             "Limit: skip=1, fetch=10\n  Sort: sum(e) DESC NULLS FIRST fetch=11\n    Aggregate: groupBy=[t.c], aggr=[sum(u.e) AS sum(e)]\n      Projection: t.c, u.e\n        Inner Join: on=[t.a = u.d] filter=t.b < u.f\n          TableScan: t\n          Filter: u.e > 3\n            TableScan: u filters=[u.e > 3]\n"
+        );
+    }
+
+    #[test]
+    fn inferred_filter_reaches_the_other_scan_and_common_subexpression_is_computed_once() {
+        let out = optimize(&plans()[3]);
+        assert_eq!(
+            out.display_indent(),
+            "Aggregate: groupBy=[t.b], aggr=[sum(__cse_1) AS sum(e * (1 - b)), sum(__cse_1 + u.d) AS sum(e * (1 - b) + d)]\n  \
+             Projection: t.b, u.d, u.e * (1 - t.b) AS __cse_1\n    \
+             Inner Join: on=[t.a = u.d]\n      \
+             Filter: t.a > 5\n        \
+             TableScan: t\n      \
+             Filter: u.d > 5\n        \
+             TableScan: u filters=[u.d > 5]\n"
         );
     }
 

@@ -16,6 +16,7 @@ pub mod print_sink;
 pub mod projection;
 pub mod session_window;
 pub mod sort;
+pub(crate) mod spill;
 pub mod symmetric_hash_join;
 pub mod union;
 pub mod watermark;

@@ -37,9 +37,9 @@ use crate::error::{ExecError, Result};
 use crate::exec_internal;
 use crate::memory::MemoryReservation;
 use crate::operator::{Operator, OperatorContext, Output};
+use crate::operators::spill::{SpillDir, SpillFile, SpillReader};
 use crate::physical_expr::PhysicalSortExpr;
 use crate::plan::{ExecutionPlan, Instance};
-use crate::spill::{SpillDir, SpillFile, SpillReader};
 use rill_core::time::Watermark;
 
 /// Sorts each subtask's input on `keys`; with `fetch`, keeps only the first `fetch` rows.
@@ -142,7 +142,7 @@ struct SortOperator {
     /// did not fit alone).
     buffered_bytes: usize,
     /// The sorted runs written to disk so far, if any.
-    spill: Option<SortSpill>,
+    spill: Option<SpillRuns>,
     /// Where to create the spill directory (`None`: the system's temp directory).
     spill_base: Option<PathBuf>,
 }
@@ -176,7 +176,7 @@ impl SortOperator {
     /// Sorts the buffer, writes it to a new run file, clears it and releases its memory.
     fn spill_buffer(&mut self, ctx: &mut OperatorContext) -> Result<()> {
         if self.spill.is_none() {
-            self.spill = Some(SortSpill {
+            self.spill = Some(SpillRuns {
                 dir: SpillDir::create(self.spill_base.as_deref(), "sort")?,
                 runs: vec![],
             });
@@ -185,15 +185,15 @@ impl SortOperator {
             .spill
             .as_mut()
             .ok_or_else(|| exec_internal!("SortExec spill files missing after creation"))?;
-        let mut writer = spill.dir.writer("run", &self.buffer.schema)?;
+        let mut writer = spill.dir.new_file(&self.buffer.schema)?;
         let indices = self.buffer.sorted_indices(None)?;
         for chunk in indices.chunks(ctx.batch_size.max(1)) {
             writer.write(&self.buffer.gather(chunk)?)?;
         }
         let run = writer.finish()?;
         ctx.metrics.add("spills", 1);
-        ctx.metrics.add("spilled_rows", run.rows as u64);
-        ctx.metrics.add("spilled_bytes", run.bytes);
+        ctx.metrics.add("spilled_rows", run.rows() as u64);
+        ctx.metrics.add("spilled_bytes", run.bytes());
         spill.runs.push(run);
         self.buffer.clear();
         self.buffered_bytes = 0;
@@ -209,7 +209,7 @@ impl SortOperator {
         let mut sources: Vec<RunSource> = vec![];
         if let Some(spill) = &self.spill {
             for run in &spill.runs {
-                sources.push(RunSource::File(Box::new(run.reader()?)));
+                sources.push(RunSource::File(run.open()?));
             }
         }
         // The buffer is the last run, sorted in memory.
@@ -282,30 +282,31 @@ impl Operator for SortOperator {
     }
 }
 
-/// The sorted runs on disk, in a per-operator directory that is removed when this is
-/// dropped (at the end of input, or on error or cancellation).
-struct SortSpill {
+/// The sorted runs written to disk, in their directory (removed when dropped: at the end
+/// of input, or on error or cancellation).
+struct SpillRuns {
     dir: SpillDir,
     runs: Vec<SpillFile>,
 }
 
 /// Where a sorted run's batches come from during the merge.
 enum RunSource {
-    File(Box<SpillReader>),
+    File(SpillReader),
     Memory(VecDeque<RecordBatch>),
 }
 
 impl RunSource {
     /// The run's next non-empty batch, if any.
     fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
-        loop {
-            let next = match self {
-                RunSource::File(reader) => reader.next_batch()?,
-                RunSource::Memory(batches) => batches.pop_front(),
-            };
-            match next {
-                Some(b) if b.num_rows() == 0 => continue,
-                other => return Ok(other),
+        match self {
+            RunSource::File(reader) => reader.next_batch(),
+            RunSource::Memory(batches) => {
+                while let Some(b) = batches.pop_front() {
+                    if b.num_rows() > 0 {
+                        return Ok(Some(b));
+                    }
+                }
+                Ok(None)
             }
         }
     }

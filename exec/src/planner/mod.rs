@@ -6,14 +6,14 @@
 //!   on the group keys, and a final aggregate (a global aggregate, with no keys, finishes in
 //!   one subtask). Aggregates with DISTINCT arguments exchange raw rows on the keys and
 //!   aggregate once.
-//! * **Joins** build their hash table on the smaller input by estimated size (statistics of
-//!   the scans below, scaled by filters and projections); the sides are swapped when the right
-//!   input is smaller, and a projection restores the column order. A build side below the
-//!   broadcast threshold is broadcast to every probe subtask (for join types that do not need
+//! * **Joins** build their hash table on the input with fewer estimated rows (the optimizer's
+//!   cardinality estimates, [`stats`]); the sides are swapped when the right input is smaller,
+//!   and a projection restores the column order. A build side whose estimated bytes are below
+//!   the broadcast threshold is broadcast to every probe subtask (for join types that do not need
 //!   the build side's unmatched rows); otherwise both sides are hash-partitioned on the keys.
-//!   A broadcast build side cannot spill and every probe subtask holds a copy, so it is only
-//!   broadcast if those copies fit `memory.limit`; a partitioned join spills its build side
-//!   (a grace hash join) in batch mode. Joins without equi-keys run as nested-loop joins (in
+//!   Every probe subtask holds a copy of a broadcast build side, so it is only broadcast if
+//!   those copies fit `memory.limit`; in batch mode a join whose build side outgrows the
+//!   limit anyway spills it (a grace hash join). Joins without equi-keys run as nested-loop joins (in
 //!   one subtask rather than broadcast when the copies would not fit the limit).
 //! * **Sorts** sort each subtask's rows (top-k under a limit) and merge the sorted runs in one
 //!   subtask; **limits** apply per subtask and then once more after gathering.
@@ -831,15 +831,17 @@ impl Planner<'_> {
                 return Ok(join);
             }
         }
-        let left_bytes = stats::estimate_bytes(left);
-        let right_bytes = stats::estimate_bytes(right);
-        // The build side (HashJoinExec's left) should be the smaller input. In streaming
-        // mode a bounded side is always the build side (a lookup join against a table).
+        let left_size = stats::estimate_size(left);
+        let right_size = stats::estimate_size(right);
+        // The build side (HashJoinExec's left) should be the input with fewer rows: building
+        // costs more per row than probing. In streaming mode a bounded side is always the
+        // build side (a lookup join against a table).
         let swap = if self.streaming && !left.is_bounded() {
             right.is_bounded()
         } else {
-            matches!((left_bytes, right_bytes), (Some(l), Some(r)) if r < l)
+            matches!((left_size, right_size), (Some(l), Some(r)) if r.rows < l.rows)
         };
+        let (left_bytes, right_bytes) = (left_size.map(|s| s.bytes), right_size.map(|s| s.bytes));
         let (build, probe, jt) = if swap {
             (right, left, join_type.swap())
         } else {
@@ -864,8 +866,8 @@ impl Planner<'_> {
             jt,
             JoinType::Left | JoinType::Full | JoinType::LeftSemi | JoinType::LeftAnti
         );
-        // A broadcast build side is held whole by every probe subtask and cannot spill
-        // (HashJoinExec's docs), so it must fit the memory limit that many times over.
+        // A broadcast build side is held whole by every probe subtask, so it should fit the
+        // memory limit that many times over (past it, each copy spills on its own).
         let copies = probe_plan.parallelism().max(1) as u64;
         let fits_memory = |b: u64| {
             self.config

@@ -205,3 +205,70 @@ fn a_build_side_past_the_memory_limit_is_not_broadcast() {
     let rows = crate::common::sorted_rows(&env.sql(q).unwrap().collect().unwrap());
     assert!(rows == expected);
 }
+
+/// Checks the rows of `SELECT k, count(*), sum(v), min(v), max(v), min(s), avg(f) … GROUP BY k`
+/// over `sample_batches(n, groups)` against what the generator implies: every key `k` has the
+/// rows `v = k + j * groups`, `f = v / 2`, `s = "s{v % 5}"`.
+fn check_group_by_rows(batches: &[arrow::record_batch::RecordBatch], n: i64, groups: i64) {
+    use arrow::array::{Array, AsArray};
+    use arrow::datatypes::{Float64Type, Int64Type};
+    let mut seen = vec![false; groups as usize];
+    for b in batches {
+        let col = |i: usize| b.column(i).as_primitive::<Int64Type>();
+        let (k, c, sum, mn, mx) = (col(0), col(1), col(2), col(3), col(4));
+        let (ms, af) = (
+            b.column(5).as_string::<i32>(),
+            b.column(6).as_primitive::<Float64Type>(),
+        );
+        for r in 0..b.num_rows() {
+            let key = k.value(r);
+            assert!(!std::mem::replace(&mut seen[key as usize], true), "group {key} twice");
+            let vs: Vec<i64> = (0..).map(|j| key + j * groups).take_while(|v| *v < n).collect();
+            assert_eq!(c.value(r), vs.len() as i64, "count of {key}");
+            assert_eq!(sum.value(r), vs.iter().sum::<i64>(), "sum of {key}");
+            assert_eq!(
+                (mn.value(r), mx.value(r)),
+                (vs[0], vs[vs.len() - 1]),
+                "min/max of {key}"
+            );
+            let min_s = vs.iter().map(|v| format!("s{}", v % 5)).min().unwrap();
+            assert_eq!(ms.value(r), min_s, "min(s) of {key}");
+            let avg = vs.iter().map(|v| *v as f64 / 2.0).sum::<f64>() / vs.len() as f64;
+            assert!(!af.is_null(r) && (af.value(r) - avg).abs() < 1e-9, "avg(f) of {key}");
+        }
+    }
+    assert!(seen.iter().all(|s| *s), "every group is in the result");
+}
+
+#[test]
+fn a_group_by_past_the_memory_limit_spills_and_gives_the_same_result() {
+    let (n, groups) = (60_000, 20_000);
+    let q = "SELECT k, count(*) AS c, sum(v) AS sv, min(v) AS mn, max(v) AS mx, min(s) AS ms, avg(f) AS af \
+             FROM t GROUP BY k";
+    // Parallelism 2: Partial (emits early) -> hash exchange -> Final (spills); parallelism
+    // 1: one Single aggregate (spills).
+    for (partitions, metrics) in [
+        (2, &["early_emits=", "spills=", "spilled_rows="][..]),
+        (1, &["spills="][..]),
+    ] {
+        let env = env(partitions);
+        env.register_batches("t", sample_batches(n, groups)).unwrap();
+        let unlimited_batches = env.sql(q).unwrap().collect().unwrap();
+        check_group_by_rows(&unlimited_batches, n, groups);
+        let unlimited = crate::common::sorted_rows(&unlimited_batches);
+        assert_eq!(unlimited.len(), groups as usize);
+        env.sql("SET 'memory.limit' = '256kb'").unwrap();
+        let limited_batches = env.sql(q).unwrap().collect().unwrap();
+        check_group_by_rows(&limited_batches, n, groups);
+        let limited = crate::common::sorted_rows(&limited_batches);
+        assert!(
+            limited == unlimited,
+            "the spilled aggregate differs from the in-memory one"
+        );
+        let text = env.sql(&format!("EXPLAIN ANALYZE {q}")).unwrap().collect().unwrap();
+        let text = crate::common::rows(&text).join("\n");
+        for m in metrics {
+            assert!(text.contains(m), "{m} missing in\n{text}");
+        }
+    }
+}

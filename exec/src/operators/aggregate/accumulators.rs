@@ -41,6 +41,14 @@ pub(crate) trait GroupsAccumulator: Send {
 
     /// The partial state columns of each group; resets the accumulator.
     fn state(&mut self, num_groups: usize) -> Result<Vec<ArrayRef>>;
+
+    /// The bytes of its state (an estimate from the capacities of its buffers, O(1)).
+    fn size(&self) -> usize;
+}
+
+/// The bytes of the buffer of `v`.
+fn vec_size<T>(v: &Vec<T>) -> usize {
+    v.capacity() * std::mem::size_of::<T>()
 }
 
 fn overflow(name: &str) -> ExecError {
@@ -239,6 +247,7 @@ fn new_min_max<const MIN: bool>(t: &DataType, name: &str) -> Result<Box<dyn Grou
             data_type: t.clone(),
             vals: vec![],
             seen: vec![],
+            heap: 0,
             name: name.to_string(),
         }),
         DataType::Null => Box::new(MinMaxNull { name: name.to_string() }),
@@ -299,6 +308,10 @@ impl GroupsAccumulator for CountAcc {
 
     fn state(&mut self, n: usize) -> Result<Vec<ArrayRef>> {
         Ok(vec![self.take(n)])
+    }
+
+    fn size(&self) -> usize {
+        vec_size(&self.counts)
     }
 }
 
@@ -396,6 +409,10 @@ impl<O: ArrowPrimitiveType> GroupsAccumulator for SumAcc<O> {
     fn state(&mut self, n: usize) -> Result<Vec<ArrayRef>> {
         Ok(vec![self.take(n)?])
     }
+
+    fn size(&self) -> usize {
+        vec_size(&self.sums) + vec_size(&self.seen)
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -437,6 +454,10 @@ impl GroupsAccumulator for AvgFloat {
 
     fn state(&mut self, n: usize) -> Result<Vec<ArrayRef>> {
         Ok(vec![self.sum.take(n)?, self.count.take(n)])
+    }
+
+    fn size(&self) -> usize {
+        self.sum.size() + self.count.size()
     }
 }
 
@@ -512,6 +533,10 @@ impl GroupsAccumulator for AvgDecimal {
     fn state(&mut self, n: usize) -> Result<Vec<ArrayRef>> {
         Ok(vec![self.sum.take(n)?, self.count.take(n)])
     }
+
+    fn size(&self) -> usize {
+        self.sum.size() + self.count.size()
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -580,6 +605,10 @@ impl<T: ArrowPrimitiveType, const MIN: bool> GroupsAccumulator for MinMaxPrimiti
     fn state(&mut self, n: usize) -> Result<Vec<ArrayRef>> {
         Ok(vec![self.take(n)?])
     }
+
+    fn size(&self) -> usize {
+        vec_size(&self.vals) + vec_size(&self.seen)
+    }
 }
 
 /// `min`/`max` of booleans (`false < true`).
@@ -635,6 +664,10 @@ impl<const MIN: bool> GroupsAccumulator for MinMaxBool<MIN> {
     fn state(&mut self, n: usize) -> Result<Vec<ArrayRef>> {
         Ok(vec![self.take(n)])
     }
+
+    fn size(&self) -> usize {
+        vec_size(&self.vals) + vec_size(&self.seen)
+    }
 }
 
 /// `min`/`max` of strings (byte order, which is code point order); each group's current
@@ -643,12 +676,14 @@ struct MinMaxString<const MIN: bool> {
     data_type: DataType,
     vals: Vec<String>,
     seen: Vec<bool>,
+    /// The bytes of the values' buffers (kept up to date as they grow).
+    heap: usize,
     name: String,
 }
 
 impl<const MIN: bool> MinMaxString<MIN> {
     fn add<'a>(&mut self, values: impl Iterator<Item = Option<&'a str>>, valid: Option<&NullBuffer>, groups: &[usize]) {
-        let (vals, seen) = (&mut self.vals, &mut self.seen);
+        let (vals, seen, heap) = (&mut self.vals, &mut self.seen, &mut self.heap);
         for ((i, x), &g) in values.enumerate().zip(groups) {
             let Some(x) = x else { continue };
             if valid.is_some_and(|v| v.is_null(i)) {
@@ -657,8 +692,10 @@ impl<const MIN: bool> MinMaxString<MIN> {
             let cur = &mut vals[g];
             let better = if MIN { x < cur.as_str() } else { x > cur.as_str() };
             if better || !seen[g] {
+                let before = cur.capacity();
                 cur.clear();
                 cur.push_str(x);
+                *heap += cur.capacity() - before;
                 seen[g] = true;
             }
         }
@@ -667,6 +704,7 @@ impl<const MIN: bool> MinMaxString<MIN> {
     fn take(&mut self, n: usize) -> Result<ArrayRef> {
         let mut vals = std::mem::take(&mut self.vals);
         let mut seen = std::mem::take(&mut self.seen);
+        self.heap = 0;
         vals.resize(n, String::new());
         seen.resize(n, false);
         let it = vals.iter().zip(&seen).map(|(v, &s)| s.then_some(v.as_str()));
@@ -708,6 +746,10 @@ impl<const MIN: bool> GroupsAccumulator for MinMaxString<MIN> {
     fn state(&mut self, n: usize) -> Result<Vec<ArrayRef>> {
         Ok(vec![self.take(n)?])
     }
+
+    fn size(&self) -> usize {
+        vec_size(&self.vals) + vec_size(&self.seen) + self.heap
+    }
 }
 
 /// `min`/`max` of the NULL type: always NULL.
@@ -733,6 +775,10 @@ impl GroupsAccumulator for MinMaxNull {
 
     fn state(&mut self, n: usize) -> Result<Vec<ArrayRef>> {
         Ok(vec![self.evaluate(n)?])
+    }
+
+    fn size(&self) -> usize {
+        0
     }
 }
 
@@ -799,5 +845,9 @@ impl GroupsAccumulator for DistinctAcc {
             "{}: DISTINCT aggregates have no partial state",
             self.name
         ))
+    }
+
+    fn size(&self) -> usize {
+        self.inner.size() + self.seen.size() + vec_size(&self.ids)
     }
 }

@@ -32,8 +32,12 @@ pub(crate) trait GroupValues: Send {
     /// The number of groups so far.
     fn len(&self) -> usize;
 
-    /// The group columns, one value per group in index order; resets the groups.
+    /// The group columns, one value per group in index order; resets the groups and
+    /// releases their memory.
     fn emit(&mut self) -> Result<Vec<ArrayRef>>;
+
+    /// The bytes it holds (an estimate from the capacities of its buffers, O(1)).
+    fn size(&self) -> usize;
 }
 
 /// Creates the group layout for keys of the given types.
@@ -92,6 +96,10 @@ impl GroupValues for NoGroups {
         self.seen = false;
         Ok(vec![])
     }
+
+    fn size(&self) -> usize {
+        0
+    }
 }
 
 /// One primitive key hashed on its native value; NULL is a group of its own.
@@ -140,12 +148,15 @@ where
             ..
         } = self;
         let values = arr.values();
+        // Rows with the key of the row before them (data clustered or sorted on the key, such
+        // as `lineitem` on `l_orderkey`) reuse its group without a hash table probe.
+        let mut run: Option<(T::Native, usize)> = None;
         match arr.nulls().filter(|n| n.null_count() > 0) {
-            None => groups.extend(values.iter().map(|&v| lookup(table, keys, state, v))),
+            None => groups.extend(values.iter().map(|&v| lookup_cached(&mut run, table, keys, state, v))),
             Some(nulls) => {
                 for (i, &v) in values.iter().enumerate() {
                     let g = if nulls.is_valid(i) {
-                        lookup(table, keys, state, v)
+                        lookup_cached(&mut run, table, keys, state, v)
                     } else {
                         match *null_group {
                             Some(g) => g,
@@ -175,11 +186,34 @@ where
             valid[g] = false;
             NullBuffer::from(valid)
         });
-        self.table.clear();
+        self.table = HashTable::new();
         let arr = PrimitiveArray::<T>::try_new(keys.into(), nulls)
             .map_err(|e| ExecError::arrow("emitting group keys", e))?
             .with_data_type(self.data_type.clone());
         Ok(vec![Arc::new(arr)])
+    }
+
+    fn size(&self) -> usize {
+        self.keys.capacity() * std::mem::size_of::<T::Native>() + self.table.allocation_size()
+    }
+}
+
+/// The group of `v`: the previous row's group when `v` is its key, else [`lookup`].
+#[inline(always)]
+fn lookup_cached<N: Copy + Hash + Eq>(
+    run: &mut Option<(N, usize)>,
+    table: &mut HashTable<(N, usize)>,
+    keys: &mut Vec<N>,
+    state: &RandomState,
+    v: N,
+) -> usize {
+    match *run {
+        Some((k, g)) if k == v => g,
+        _ => {
+            let g = lookup(table, keys, state, v);
+            *run = Some((v, g));
+            g
+        }
     }
 }
 
@@ -285,8 +319,9 @@ impl GroupValues for RowGroups {
             .converter
             .convert_rows(self.group_rows.iter())
             .map_err(|e| ExecError::arrow("decoding group keys", e))?;
-        self.group_rows.clear();
-        self.table.clear();
+        self.group_rows = self.converter.empty_rows(0, 0);
+        self.scratch = self.converter.empty_rows(0, 0);
+        self.table = HashTable::new();
         cols.into_iter()
             .zip(&self.types)
             .map(|(c, t)| {
@@ -297,5 +332,9 @@ impl GroupValues for RowGroups {
                 }
             })
             .collect()
+    }
+
+    fn size(&self) -> usize {
+        self.converter.size() + self.group_rows.size() + self.scratch.size() + self.table.allocation_size()
     }
 }

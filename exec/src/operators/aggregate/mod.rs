@@ -3,31 +3,83 @@
 //! Each batch is processed in two vectorized steps: the group keys are evaluated and mapped
 //! to dense group indices ([`groups`]), then every aggregate's accumulator is updated from
 //! `(values, validity, group ids)` in one tight loop per type ([`accumulators`]). Results
-//! are emitted when the input ends, in batches of `ctx.batch_size` rows.
+//! are emitted when the input ends, in batches of `ctx.batch_size` rows (a `Partial`
+//! aggregate past the memory limit emits earlier, see below).
 //!
 //! Modes: `Single` aggregates raw rows to final values; `Partial` aggregates raw rows to
 //! partial states (the group columns followed by the state columns, e.g. `s[sum]`,
 //! `a[sum]`, `a[count]`); `Final` merges such states (after a hash exchange on the group
-//! columns) into final values. DISTINCT aggregates run in `Single` mode only.
+//! columns) into final values; `PartialMerge` merges states into states. DISTINCT
+//! aggregates run in `Single` mode only.
+//!
+//! # Partial aggregation that does not reduce
+//!
+//! A `Partial` aggregate exists to shrink what crosses the exchange. After
+//! `PARTIAL_PROBE_ROWS` input rows it checks how much it shrinks: with fewer than 1.25
+//! rows per group (grouping on a near-unique key) it switches to emitting each batch's
+//! partial states as soon as the batch is aggregated (metric `partial_pass_through`), so its
+//! table never grows past one batch's groups and stays in cache; the `Final` aggregate
+//! merges them as it would anyway.
+//!
+//! # Memory and spilling
+//!
+//! The operator reserves the bytes of its table — the group values ([`groups`]) and the
+//! accumulators' state ([`accumulators`]), both estimated in O(1) from the capacities of
+//! their buffers — from the job's [`MemoryPool`](crate::memory::MemoryPool)
+//! (`SET 'memory.limit'`), in a reservation named `HashAggregateExec[<subtask>]` that is
+//! resized after each input batch. When the pool refuses:
+//!
+//! - `Partial` emits its current groups' partial states downstream at once, exactly as it
+//!   does at the end of input, and starts over with an empty table (metric `early_emits`).
+//!   The `Final` aggregate merges states anyway, so a key may now arrive in several partial
+//!   rows without changing the result; no disk is needed.
+//! - `Final`, `Single` and `PartialMerge` spill: the current groups are written as
+//!   partial-state batches (the group columns then the state columns, the layout `Partial`
+//!   emits; in `Single` mode too, so raw rows are never spilled) to
+//!   `SPILL_PARTITIONS` (16) Arrow IPC files, each row to the file
+//!   its group key hashes to (a hash of the key's `arrow::row` bytes with seeds of the
+//!   aggregate's own, so that the keys of one exchange partition spread over all files),
+//!   and the table and its reservation are cleared. At the end of input, the groups still
+//!   in memory are spilled too, and the partitions are aggregated one at a time: a fresh
+//!   table merges the partition's states (`Final` semantics for `Final` and `Single`, which
+//!   emit final values; `PartialMerge` emits merged states), its result is emitted and its
+//!   memory and file are released. Every key lives in exactly one partition, so each
+//!   group is emitted once and the output is the same multiset as without spilling. A
+//!   partition that still does not fit is re-partitioned the same way with the next
+//!   level's seeds, up to `MAX_SPILL_LEVELS` (4) levels; past that
+//!   the aggregate fails with `ResourcesExhausted` naming it.
+//! - DISTINCT aggregates (`Single` only) keep every distinct `(group, value)` pair and have
+//!   no partial state to spill: past the limit they fail with `ResourcesExhausted` naming
+//!   the operator and the reason.
+//!
+//! Spill files live in one directory per operator instance under `std::env::temp_dir()`
+//! (or [`HashAggregateExec::with_spill_dir`]); each file is deleted once merged, and the
+//! directory is removed at the end of input, on error and when the operator is dropped
+//! (cancellation). Metrics: `spills` (times the table was written out, at any level),
+//! `spilled_rows`, `spilled_bytes`, `spill_repartitions` and `early_emits`.
 
 pub(crate) mod accumulators;
 mod groups;
+mod spill;
+mod table;
 
 use std::any::Any;
+use std::path::PathBuf;
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef};
-use arrow::buffer::NullBuffer;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use arrow::record_batch::{RecordBatch, RecordBatchOptions};
+use arrow::record_batch::RecordBatch;
 use rill_core::expr::AggregateFunction;
 
-use self::accumulators::{avg_sum_type, create_accumulator, GroupsAccumulator};
-use self::groups::{new_group_values, GroupValues};
-use crate::error::{ExecError, Result};
+use self::accumulators::{avg_sum_type, create_accumulator};
+use self::spill::{explain_exhausted, push_chunks, Merger, SpillPartitions};
+use self::table::AggTable;
+use crate::error::Result;
 use crate::exec_internal;
+use crate::memory::MemoryReservation;
 use crate::operator::{Operator, OperatorContext, Output};
-use crate::physical_expr::{evaluate_predicate, ColumnExpr, PhysicalExpr};
+use crate::operators::spill::SpillDir;
+use crate::physical_expr::{ColumnExpr, PhysicalExpr};
 use crate::plan::{ExecutionPlan, Instance};
 
 /// Which half of a (possibly split) aggregation a node computes.
@@ -111,6 +163,8 @@ pub struct HashAggregateExec {
     aggregates: Vec<AggregateCall>,
     input: Arc<dyn ExecutionPlan>,
     schema: SchemaRef,
+    /// Where spill directories are created (`None`: `std::env::temp_dir()`).
+    spill_dir: Option<PathBuf>,
 }
 
 impl HashAggregateExec {
@@ -195,6 +249,7 @@ impl HashAggregateExec {
             aggregates,
             input,
             schema: Arc::new(Schema::new(fields)),
+            spill_dir: None,
         })
     }
 
@@ -261,31 +316,30 @@ impl HashAggregateExec {
         &self.input
     }
 
+    /// Creates the spill files of this aggregate under `dir` instead of
+    /// `std::env::temp_dir()`.
+    pub fn with_spill_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.spill_dir = Some(dir.into());
+        self
+    }
+
     fn create_operator(&self) -> Result<HashAggregateOperator> {
-        let key_types: Vec<DataType> = self.group_by.iter().map(|(e, _)| e.data_type()).collect();
-        let mut aggs = Vec::with_capacity(self.aggregates.len());
-        let mut state_start = self.group_by.len();
-        for call in &self.aggregates {
-            let (acc, cast_to) = create_accumulator(call.func, call.arg_type().as_ref(), call.distinct, &call.name)?;
-            let state_len = call.state_fields().len();
-            aggs.push(AggRuntime {
-                acc,
-                arg: call.args.first().map(Arc::clone),
-                cast_to,
-                filter: call.filter.as_ref().map(Arc::clone),
-                state_start,
-                state_len,
-                name: call.to_string(),
-            });
-            state_start += state_len;
-        }
+        let group_exprs = self.group_by.iter().map(|(e, _)| Arc::clone(e)).collect();
+        let merge_input = matches!(self.mode, AggregateMode::Final | AggregateMode::PartialMerge);
         Ok(HashAggregateOperator {
             mode: self.mode,
-            group_exprs: self.group_by.iter().map(|(e, _)| Arc::clone(e)).collect(),
-            groups: new_group_values(&key_types)?,
-            aggs,
+            table: AggTable::try_new(group_exprs, &self.aggregates, merge_input)?,
+            calls: self.aggregates.clone(),
+            group_count: self.group_by.len(),
+            has_distinct: self.has_distinct(),
             schema: Arc::clone(&self.schema),
-            ids: Vec::new(),
+            state_schema: spill::state_schema(&self.schema, self.group_by.len(), &self.aggregates),
+            reservation: None,
+            spill: None,
+            spill_base: self.spill_dir.clone(),
+            emitted: 0,
+            rows_in: 0,
+            pass_through: false,
         })
     }
 }
@@ -327,59 +381,111 @@ impl ExecutionPlan for HashAggregateExec {
     }
 }
 
-/// One aggregate at runtime.
-struct AggRuntime {
-    acc: Box<dyn GroupsAccumulator>,
-    arg: Option<Arc<dyn PhysicalExpr>>,
-    cast_to: Option<DataType>,
-    filter: Option<Arc<dyn PhysicalExpr>>,
-    /// Where its state columns start in a Final input.
-    state_start: usize,
-    state_len: usize,
-    /// The call's text, for errors.
-    name: String,
-}
-
 /// The runtime of [`HashAggregateExec`].
 struct HashAggregateOperator {
     mode: AggregateMode,
-    group_exprs: Vec<Arc<dyn PhysicalExpr>>,
-    groups: Box<dyn GroupValues>,
-    aggs: Vec<AggRuntime>,
+    table: AggTable,
+    calls: Vec<AggregateCall>,
+    group_count: usize,
+    has_distinct: bool,
     schema: SchemaRef,
-    /// The current batch's group ids (reused).
-    ids: Vec<usize>,
+    /// The layout of partial states: the group columns, then the aggregates' states.
+    state_schema: SchemaRef,
+    /// The table's bytes, reserved from the job's pool (created with the first batch).
+    reservation: Option<MemoryReservation>,
+    /// The spill directory and the first level of partitions, once the table has spilled.
+    spill: Option<(SpillDir, SpillPartitions)>,
+    /// Where to create the spill directory (`None`: the system's temp directory).
+    spill_base: Option<PathBuf>,
+    /// Rows emitted (the `groups` metric).
+    emitted: usize,
+    /// Input rows so far (`Partial` only: the reduction check).
+    rows_in: usize,
+    /// `Partial` found (almost) every row a group of its own: it now emits each batch's
+    /// states right away instead of growing a table that saves nothing.
+    pass_through: bool,
 }
 
-impl AggRuntime {
-    fn update(&mut self, batch: &RecordBatch, ids: &[usize], num_groups: usize) -> Result<()> {
-        let n = batch.num_rows();
-        let values = match &self.arg {
-            Some(e) => {
-                let a = e.evaluate(batch)?.into_array(n)?;
-                Some(match &self.cast_to {
-                    Some(t) if a.data_type() != t => {
-                        arrow::compute::cast(&a, t).map_err(|err| ExecError::arrow(self.name.clone(), err))?
-                    }
-                    _ => a,
-                })
-            }
-            None => None,
+/// Input rows a `Partial` aggregate sees before it judges whether aggregating pays.
+const PARTIAL_PROBE_ROWS: usize = 100_000;
+
+/// The operator's reservation, created on first use as `HashAggregateExec[<subtask>]`.
+fn reservation<'a>(slot: &'a mut Option<MemoryReservation>, ctx: &OperatorContext) -> &'a mut MemoryReservation {
+    slot.get_or_insert_with(|| {
+        ctx.memory
+            .reservation(format!("HashAggregateExec[{}]", ctx.task.subtask))
+    })
+}
+
+impl HashAggregateOperator {
+    /// Reserves the table's current size; when the pool refuses, makes room as the mode
+    /// allows: `Partial` emits its states early, the others spill them.
+    fn account(&mut self, ctx: &mut OperatorContext, out: &mut Output) -> Result<()> {
+        let reservation = reservation(&mut self.reservation, ctx);
+        let Err(refused) = reservation.try_resize(self.table.size()) else {
+            return Ok(());
         };
-        let filter = match &self.filter {
-            Some(f) => {
-                let mask = evaluate_predicate(f.as_ref(), batch)?;
-                let bits = match mask.nulls() {
-                    Some(nulls) => mask.values() & nulls.inner(),
-                    None => mask.values().clone(),
-                };
-                Some(NullBuffer::new(bits))
+        if self.table.num_groups() == 0 {
+            // Nothing to give back; the pool is full of others' state.
+            return Err(refused);
+        }
+        match self.mode {
+            AggregateMode::Partial => {
+                if let Some(states) = self.table.emit(true, &self.schema)? {
+                    self.emitted += states.num_rows();
+                    push_chunks(&states, ctx.batch_size, out);
+                }
+                ctx.metrics.add("early_emits", 1);
             }
-            None => None,
+            _ if self.has_distinct => {
+                return Err(explain_exhausted(refused, "DISTINCT aggregates cannot spill"));
+            }
+            _ => {
+                if self.spill.is_none() {
+                    let dir = SpillDir::create(self.spill_base.as_deref(), "aggregate")?;
+                    let partitions = SpillPartitions::try_new(&self.state_schema, self.group_count, 0)?;
+                    self.spill = Some((dir, partitions));
+                }
+                if let (Some((dir, partitions)), Some(states)) =
+                    (self.spill.as_mut(), self.table.emit(true, &self.state_schema)?)
+                {
+                    partitions.write(&states, dir, ctx)?;
+                }
+            }
+        }
+        if let Some(reservation) = self.reservation.as_mut() {
+            // What is left must fit; if even that does not, hold it unreserved (the next
+            // batch makes room again).
+            if reservation.try_resize(self.table.size()).is_err() {
+                reservation.try_resize(0)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The end of input after a spill: spills the rest, then aggregates the partitions one
+    /// at a time.
+    fn merge_spilled(&mut self, ctx: &mut OperatorContext, out: &mut Output) -> Result<()> {
+        let Some((mut dir, mut partitions)) = self.spill.take() else {
+            return Ok(());
         };
-        let value_nulls = values.as_ref().and_then(|v| v.logical_nulls());
-        let valid = NullBuffer::union(value_nulls.as_ref(), filter.as_ref());
-        self.acc.update(values.as_ref(), valid.as_ref(), ids, num_groups)
+        if let Some(states) = self.table.emit(true, &self.state_schema)? {
+            partitions.write(&states, &mut dir, ctx)?;
+        }
+        let (files, level) = partitions.finish(ctx)?;
+        let reservation = reservation(&mut self.reservation, ctx);
+        reservation.try_resize(0)?;
+        let mut merger = Merger {
+            calls: &self.calls,
+            state_schema: &self.state_schema,
+            group_count: self.group_count,
+            states_out: self.mode == AggregateMode::PartialMerge,
+            out_schema: &self.schema,
+            dir: &mut dir,
+            reservation,
+        };
+        self.emitted += merger.merge_partitions(files, level, ctx, out)?;
+        Ok(())
     }
 }
 
@@ -388,64 +494,47 @@ impl Operator for HashAggregateOperator {
         &mut self,
         _input: usize,
         batch: RecordBatch,
-        _ctx: &mut OperatorContext,
-        _out: &mut Output,
+        ctx: &mut OperatorContext,
+        out: &mut Output,
     ) -> Result<()> {
-        let n = batch.num_rows();
-        if n == 0 {
+        if batch.num_rows() == 0 {
             return Ok(());
         }
-        let keys = self
-            .group_exprs
-            .iter()
-            .map(|e| e.evaluate(&batch)?.into_array(n))
-            .collect::<Result<Vec<ArrayRef>>>()?;
-        self.groups.intern(&keys, n, &mut self.ids)?;
-        let num_groups = self.groups.len();
-        for agg in &mut self.aggs {
-            match self.mode {
-                AggregateMode::Final | AggregateMode::PartialMerge => {
-                    let end = agg.state_start + agg.state_len;
-                    let states = batch.columns().get(agg.state_start..end).ok_or_else(|| {
-                        exec_internal!("{}: missing state columns in final aggregate input", agg.name)
-                    })?;
-                    agg.acc.merge(states, &self.ids, num_groups)?;
+        self.table.process(&batch)?;
+        if self.mode == AggregateMode::Partial {
+            self.rows_in += batch.num_rows();
+            if !self.pass_through
+                && self.rows_in >= PARTIAL_PROBE_ROWS
+                && self.table.num_groups() * 5 > self.rows_in * 4
+            {
+                // Fewer than 1.25 rows per group: the Final aggregate does the work anyway.
+                self.pass_through = true;
+                ctx.metrics.add("partial_pass_through", 1);
+            }
+            if self.pass_through {
+                if let Some(states) = self.table.emit(true, &self.schema)? {
+                    self.emitted += states.num_rows();
+                    push_chunks(&states, ctx.batch_size, out);
                 }
-                AggregateMode::Partial | AggregateMode::Single => agg.update(&batch, &self.ids, num_groups)?,
             }
         }
-        Ok(())
+        self.account(ctx, out)
     }
 
     fn on_end(&mut self, ctx: &mut OperatorContext, out: &mut Output) -> Result<()> {
-        let global = self.group_exprs.is_empty();
-        let mut num_groups = self.groups.len();
-        let states_out = matches!(self.mode, AggregateMode::Partial | AggregateMode::PartialMerge);
-        if global && !states_out {
-            num_groups = 1;
-        }
-        let mut cols = self.groups.emit()?;
-        for agg in &mut self.aggs {
-            if states_out {
-                cols.extend(agg.acc.state(num_groups)?);
-            } else {
-                cols.push(agg.acc.evaluate(num_groups)?);
+        if self.spill.is_some() {
+            self.merge_spilled(ctx, out)?;
+        } else {
+            let states_out = matches!(self.mode, AggregateMode::Partial | AggregateMode::PartialMerge);
+            if let Some(result) = self.table.emit(states_out, &self.schema)? {
+                self.emitted += result.num_rows();
+                push_chunks(&result, ctx.batch_size, out);
             }
         }
-        ctx.metrics.add("groups", num_groups as u64);
-        if num_groups == 0 {
-            return Ok(());
-        }
-        let options = RecordBatchOptions::new().with_row_count(Some(num_groups));
-        let batch = RecordBatch::try_new_with_options(Arc::clone(&self.schema), cols, &options)
-            .map_err(|e| ExecError::arrow("HashAggregateExec output", e))?;
-        let step = ctx.batch_size.max(1);
-        let mut offset = 0;
-        while offset < num_groups {
-            let len = step.min(num_groups - offset);
-            out.push(batch.slice(offset, len));
-            offset += len;
-        }
+        ctx.metrics.add("groups", self.emitted as u64);
+        self.emitted = 0;
+        // Release the memory now rather than when dropped.
+        self.reservation = None;
         Ok(())
     }
 }

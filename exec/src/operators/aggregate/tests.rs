@@ -14,6 +14,7 @@ use rill_core::error::ArithmeticFailure;
 
 use super::accumulators::decimal_avg;
 use super::*;
+use crate::error::ExecError;
 use crate::operator::{OperatorContext, Output};
 use crate::physical_expr::LiteralExpr;
 use rill_core::expr::AggregateFunction as F;
@@ -794,4 +795,450 @@ proptest! {
         let expected: Vec<String> = expected.into_iter().map(|(k, s)| format!("{}|{}", k.map_or("NULL".into(), |k| k.to_string()), s.len())).collect::<Vec<_>>().tap_sort();
         prop_assert_eq!(rows(&cd), expected);
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// Memory limit: early emission (Partial) and spilling (Final, Single, PartialMerge)
+
+/// Drives an instance of `exec` over `batches` with a pool of `limit` bytes; returns the
+/// output, the context (metrics) and the pool. Unlike [`run_ctx`], output may come before
+/// the end (a `Partial` aggregate's early emissions).
+fn run_limited(
+    exec: &HashAggregateExec,
+    batches: &[RecordBatch],
+    limit: Option<usize>,
+    batch_size: usize,
+) -> Result<(Vec<RecordBatch>, OperatorContext, Arc<crate::memory::MemoryPool>)> {
+    let pool = crate::memory::MemoryPool::new(limit);
+    let Instance::Operator(mut op) = exec.instantiate(0)? else {
+        panic!("expected an operator")
+    };
+    let mut ctx = OperatorContext::new("agg", 0, 1, batch_size);
+    ctx.memory = Arc::clone(&pool);
+    let mut out = Output::new();
+    for b in batches {
+        op.process_batch(0, b.clone(), &mut ctx, &mut out)?;
+    }
+    op.on_end(&mut ctx, &mut out)?;
+    let batches = drain_batches(&mut out);
+    for b in &batches {
+        assert_eq!(b.schema(), exec.schema());
+        assert!(b.num_rows() > 0 && b.num_rows() <= batch_size);
+    }
+    Ok((batches, ctx, pool))
+}
+
+/// The batches emitted into `out` (an aggregate emits nothing else).
+fn drain_batches(out: &mut Output) -> Vec<RecordBatch> {
+    out.drain()
+        .map(|e| match e {
+            StreamElement::Batch(b) => b,
+            other => panic!("unexpected element {other:?}"),
+        })
+        .collect()
+}
+
+fn metric(ctx: &OperatorContext, name: &str) -> u64 {
+    ctx.metrics.extra.iter().find(|(n, _)| n == name).map_or(0, |(_, v)| *v)
+}
+
+/// A deterministic pseudo-random sequence (xorshift64*).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// `rows` rows over about `groups` groups, in batches of `chunk`: an Int64 key `k` (with
+/// NULLs), a string key `g` (with NULLs), and values of several types with NULLs: `i`
+/// (Int32), `d` (Decimal128(12, 2)), `f` (Float64 halves, so that sums are exact in any
+/// order) and `s` (Utf8).
+fn spill_data(rows: usize, groups: u64, chunk: usize, seed: u64) -> Vec<RecordBatch> {
+    let mut rng = Rng(seed | 1);
+    let mut out = vec![];
+    let mut left = rows;
+    while left > 0 {
+        let n = chunk.min(left);
+        left -= n;
+        let mut k = vec![];
+        let mut g = vec![];
+        let mut i = vec![];
+        let mut d = vec![];
+        let mut f = vec![];
+        let mut s = vec![];
+        for _ in 0..n {
+            let key = rng.below(groups);
+            k.push((rng.below(50) != 0).then_some(key as i64 * 7 - 1000));
+            g.push((rng.below(40) != 0).then(|| format!("grp-{}", key % (groups / 3 + 1))));
+            i.push((rng.below(10) != 0).then(|| rng.below(2000) as i32 - 1000));
+            d.push((rng.below(10) != 0).then(|| rng.below(1_000_000) as i128 - 500_000));
+            f.push((rng.below(10) != 0).then(|| (rng.below(400) as f64 - 200.0) / 2.0));
+            s.push((rng.below(10) != 0).then(|| format!("v{}", rng.below(100_000))));
+        }
+        out.push(batch(vec![
+            ("k", Arc::new(Int64Array::from(k)) as ArrayRef),
+            ("g", Arc::new(StringArray::from(g)) as ArrayRef),
+            ("i", Arc::new(Int32Array::from(i)) as ArrayRef),
+            (
+                "d",
+                Arc::new(Decimal128Array::from(d).with_precision_and_scale(12, 2).unwrap()) as ArrayRef,
+            ),
+            ("f", Arc::new(Float64Array::from(f)) as ArrayRef),
+            ("s", Arc::new(StringArray::from(s)) as ArrayRef),
+        ]));
+    }
+    out
+}
+
+/// count, sum, avg, min and max over ints, decimals, floats and strings.
+fn spill_aggs(schema: &SchemaRef) -> Vec<AggregateCall> {
+    let c = |n: &str| col(schema, n);
+    vec![
+        agg(F::Count, vec![], "cnt"),
+        agg(F::Count, vec![c("s")], "cnt_s"),
+        agg(F::Sum, vec![c("i")], "sum_i"),
+        agg(F::Sum, vec![c("d")], "sum_d"),
+        agg(F::Sum, vec![c("f")], "sum_f"),
+        agg(F::Avg, vec![c("i")], "avg_i"),
+        agg(F::Avg, vec![c("d")], "avg_d"),
+        agg(F::Avg, vec![c("f")], "avg_f"),
+        agg(F::Min, vec![c("i")], "min_i"),
+        agg(F::Max, vec![c("d")], "max_d"),
+        agg(F::Min, vec![c("f")], "min_f"),
+        agg(F::Max, vec![c("f")], "max_f"),
+        agg(F::Min, vec![c("s")], "min_s"),
+        agg(F::Max, vec![c("s")], "max_s"),
+    ]
+}
+
+/// The key sets the spill tests group by: one Int64 column (the primitive table), and a
+/// string and an Int64 column (the row table).
+fn spill_keys(schema: &SchemaRef) -> Vec<Vec<(Arc<dyn PhysicalExpr>, String)>> {
+    vec![vec![key(schema, "k")], vec![key(schema, "g"), key(schema, "k")]]
+}
+
+fn files_in(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir).unwrap().count()
+}
+
+#[test]
+fn single_and_final_spill_past_the_limit_to_the_same_result() {
+    let data = spill_data(12_000, 3_000, 500, 7);
+    let schema = data[0].schema();
+    let dir = tempfile::tempdir().unwrap();
+    for keys in spill_keys(&schema) {
+        // Single: raw rows in, states spilled, merged back with Final semantics.
+        let exec = single(keys.clone(), spill_aggs(&schema), &schema).with_spill_dir(dir.path());
+        let (expected, ctx, _) = run_limited(&exec, &data, None, 1000).unwrap();
+        assert_eq!(metric(&ctx, "spills"), 0);
+        let groups = metric(&ctx, "groups");
+        assert!(groups > 2_000, "{groups}");
+        let (spilled, ctx, pool) = run_limited(&exec, &data, Some(128 * 1024), 1000).unwrap();
+        assert!(metric(&ctx, "spills") > 1, "{:?}", ctx.metrics.extra);
+        assert!(metric(&ctx, "spilled_rows") > 0 && metric(&ctx, "spilled_bytes") > 0);
+        assert_eq!(metric(&ctx, "groups"), groups);
+        assert_eq!(pool.used(), 0);
+        assert_eq!(rows(&spilled), rows(&expected));
+        assert_eq!(files_in(dir.path()), 0, "spill files are removed at the end");
+
+        // Partial (early emission) then Final (spilling).
+        let partial =
+            HashAggregateExec::try_new(AggregateMode::Partial, keys, spill_aggs(&schema), input(&schema)).unwrap();
+        let (states, ctx, _) = run_limited(&partial, &data, None, 1000).unwrap();
+        assert_eq!(metric(&ctx, "early_emits"), 0);
+        let (early, ctx, pool) = run_limited(&partial, &data, Some(128 * 1024), 1000).unwrap();
+        assert!(metric(&ctx, "early_emits") > 1, "{:?}", ctx.metrics.extra);
+        assert_eq!(metric(&ctx, "spills"), 0, "a partial aggregate does not spill");
+        assert_eq!(pool.used(), 0);
+        let early_rows: usize = early.iter().map(RecordBatch::num_rows).sum();
+        assert!(early_rows > groups as usize, "keys repeat across early emissions");
+        let fin = HashAggregateExec::final_for(&partial, input(&partial.schema()))
+            .unwrap()
+            .with_spill_dir(dir.path());
+        for (partial_out, limit) in [
+            (&states, None),
+            (&early, None),
+            (&states, Some(96 * 1024)),
+            (&early, Some(96 * 1024)),
+        ] {
+            let (out, ctx, pool) = run_limited(&fin, partial_out, limit, 700).unwrap();
+            assert_eq!(metric(&ctx, "spills") > 0, limit.is_some(), "{:?}", ctx.metrics.extra);
+            assert_eq!(pool.used(), 0);
+            assert_eq!(rows(&out), rows(&expected));
+        }
+        assert_eq!(files_in(dir.path()), 0);
+    }
+}
+
+#[test]
+fn partial_merge_spills_and_emits_each_group_once() {
+    let data = spill_data(8_000, 2_000, 400, 11);
+    let schema = data[0].schema();
+    let keys = vec![key(&schema, "g"), key(&schema, "k")];
+    let partial = HashAggregateExec::try_new(
+        AggregateMode::Partial,
+        keys.clone(),
+        spill_aggs(&schema),
+        input(&schema),
+    )
+    .unwrap();
+    let (states, _, _) = run_limited(&partial, &data, Some(64 * 1024), 1000).unwrap();
+    let merge = HashAggregateExec::merge_for(&partial, input(&partial.schema())).unwrap();
+    let (unlimited, ctx, _) = run_limited(&merge, &states, None, 1000).unwrap();
+    assert_eq!(metric(&ctx, "spills"), 0);
+    let (merged, ctx, pool) = run_limited(&merge, &states, Some(64 * 1024), 1000).unwrap();
+    assert!(metric(&ctx, "spills") > 1, "{:?}", ctx.metrics.extra);
+    assert_eq!(pool.used(), 0);
+    // Merged states, one row per group, equal to the unspilled merge.
+    assert_eq!(rows(&merged), rows(&unlimited));
+    let merged_rows = rows(&merged);
+    let keys_seen: std::collections::BTreeSet<String> = merged_rows
+        .iter()
+        .map(|r| r.splitn(3, '|').take(2).collect::<Vec<_>>().join("|"))
+        .collect();
+    assert_eq!(keys_seen.len(), merged_rows.len(), "each group once");
+    // And their final values are the single-step aggregate's.
+    let fin = HashAggregateExec::final_for(&partial, input(&partial.schema())).unwrap();
+    let expected = run(&single(keys, spill_aggs(&schema), &schema), &data).unwrap();
+    assert_eq!(rows(&run(&fin, &merged).unwrap()), rows(&expected));
+}
+
+#[test]
+fn a_partition_that_does_not_fit_is_partitioned_again() {
+    let data = spill_data(20_000, 8_000, 1_000, 3);
+    let schema = data[0].schema();
+    let dir = tempfile::tempdir().unwrap();
+    let exec = single(vec![key(&schema, "k")], spill_aggs(&schema), &schema).with_spill_dir(dir.path());
+    let expected = run(&exec, &data).unwrap();
+    // Far less than one level-0 partition (about 1/16 of 8,000 groups) needs.
+    let (out, ctx, pool) = run_limited(&exec, &data, Some(24 * 1024), 1000).unwrap();
+    assert!(metric(&ctx, "spill_repartitions") > 0, "{:?}", ctx.metrics.extra);
+    assert_eq!(pool.used(), 0);
+    assert_eq!(rows(&out), rows(&expected));
+    assert_eq!(files_in(dir.path()), 0);
+}
+
+#[test]
+fn past_the_last_level_or_with_distinct_the_error_names_the_operator() {
+    let data = spill_data(4_000, 1_000, 500, 5);
+    let schema = data[0].schema();
+    let dir = tempfile::tempdir().unwrap();
+    let exec = single(vec![key(&schema, "k")], spill_aggs(&schema), &schema).with_spill_dir(dir.path());
+    let err = run_limited(&exec, &data, Some(16), 1000).unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, ExecError::ResourcesExhausted { .. }), "{text}");
+    assert!(
+        text.contains("HashAggregateExec[0]") && text.contains("re-partitioning"),
+        "{text}"
+    );
+    assert_eq!(files_in(dir.path()), 0, "spill files are removed on error");
+    let exec = single(
+        vec![key(&schema, "k")],
+        vec![distinct(agg(F::Count, vec![col(&schema, "s")], "cd"))],
+        &schema,
+    );
+    let text = run_limited(&exec, &data, Some(16 * 1024), 1000)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        text.contains("HashAggregateExec[0]") && text.contains("DISTINCT"),
+        "{text}"
+    );
+    // Below the limit DISTINCT works as before.
+    assert!(run_limited(&exec, &data, Some(64 << 20), 1000).is_ok());
+}
+
+#[test]
+fn spill_files_are_removed_when_a_cancelled_aggregate_is_dropped() {
+    let data = spill_data(6_000, 3_000, 500, 9);
+    let schema = data[0].schema();
+    let dir = tempfile::tempdir().unwrap();
+    let exec = single(vec![key(&schema, "k")], spill_aggs(&schema), &schema).with_spill_dir(dir.path());
+    let mut op = operator_of(&exec);
+    let mut ctx = OperatorContext::new("agg", 0, 1, 1000);
+    ctx.memory = crate::memory::MemoryPool::new(Some(32 * 1024));
+    let mut out = Output::new();
+    for b in data {
+        op.process_batch(0, b, &mut ctx, &mut out).unwrap();
+    }
+    assert!(out.is_empty());
+    assert!(metric(&ctx, "spills") > 1);
+    let spill_dirs: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(spill_dirs.len(), 1);
+    assert!(files_in(&spill_dirs[0]) > 1);
+    // No on_end: the job was cancelled.
+    drop(op);
+    assert_eq!(files_in(dir.path()), 0);
+}
+
+#[test]
+fn a_global_aggregate_spills_to_one_row() {
+    let data = spill_data(3_000, 100, 300, 13);
+    let schema = data[0].schema();
+    let exec = single(vec![], spill_aggs(&schema), &schema);
+    let expected = run(&exec, &data).unwrap();
+    let mut op = operator_of(&exec);
+    let mut ctx = OperatorContext::new("agg", 0, 1, 1000);
+    ctx.memory = crate::memory::MemoryPool::new(Some(4096));
+    // Other state fills the pool while the input runs: the one-group table spills.
+    let mut other = ctx.memory.reservation("other");
+    other.try_resize(4000).unwrap();
+    let mut out = Output::new();
+    for b in &data {
+        op.process_batch(0, b.clone(), &mut ctx, &mut out).unwrap();
+    }
+    assert!(metric(&ctx, "spills") > 1, "{:?}", ctx.metrics.extra);
+    drop(other);
+    op.on_end(&mut ctx, &mut out).unwrap();
+    assert_eq!(rows(&drain_batches(&mut out)), rows(&expected));
+    assert_eq!(ctx.memory.used(), 0);
+    // If the pool stays full, the one group cannot be split: a clear error.
+    let mut other = ctx.memory.reservation("other");
+    other.try_resize(4000).unwrap();
+    let mut op = operator_of(&exec);
+    for b in &data {
+        op.process_batch(0, b.clone(), &mut ctx, &mut out).unwrap();
+    }
+    let text = op.on_end(&mut ctx, &mut out).unwrap_err().to_string();
+    assert!(
+        text.contains("HashAggregateExec[0]") && text.contains("without GROUP BY"),
+        "{text}"
+    );
+}
+
+fn operator_of(exec: &HashAggregateExec) -> Box<dyn crate::operator::Operator> {
+    let Instance::Operator(op) = exec.instantiate(0).unwrap() else {
+        panic!("expected an operator")
+    };
+    op
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+
+    /// Whatever the limit and the batching, Single and Partial→Final give the unlimited
+    /// single-step result.
+    #[test]
+    fn a_limited_aggregate_equals_the_unlimited_one(
+        rows_n in 0usize..1500,
+        groups in 1u64..600,
+        chunk in 1usize..300,
+        limit in prop_oneof![1usize..4096, 4096usize..40_000],
+        batch_size in 1usize..200,
+        seed: u64,
+        two_keys: bool,
+    ) {
+        let data: Vec<RecordBatch> = spill_data(rows_n, groups, chunk, seed);
+        prop_assume!(!data.is_empty());
+        let schema = data[0].schema();
+        let keys = if two_keys { spill_keys(&schema).remove(1) } else { spill_keys(&schema).remove(0) };
+        let one = single(keys.clone(), spill_aggs(&schema), &schema);
+        let expected = rows(&run(&one, &data).unwrap());
+        // A limit so small that even a deepest-level partition's batch does not fit is an
+        // error, never a wrong result.
+        match run_limited(&one, &data, Some(limit), batch_size) {
+            Ok((out, _, pool)) => {
+                prop_assert_eq!(pool.used(), 0);
+                prop_assert_eq!(rows(&out), expected.clone());
+            }
+            Err(e) => prop_assert!(matches!(e, ExecError::ResourcesExhausted { .. }) && limit < 4096, "{}", e),
+        }
+        let partial = HashAggregateExec::try_new(AggregateMode::Partial, keys, spill_aggs(&schema), input(&schema)).unwrap();
+        let (states, _, _) = run_limited(&partial, &data, Some(limit), batch_size).unwrap();
+        let fin = HashAggregateExec::final_for(&partial, input(&partial.schema())).unwrap();
+        match run_limited(&fin, &states, Some(limit.saturating_mul(2)), batch_size) {
+            Ok((out, _, _)) => prop_assert_eq!(rows(&out), expected),
+            Err(e) => prop_assert!(matches!(e, ExecError::ResourcesExhausted { .. }) && limit < 4096, "{}", e),
+        }
+    }
+}
+
+/// Runs a `Partial` aggregate over `batches`, allowing output before the end of input;
+/// returns all its output, how many rows came before the end, and the metrics.
+fn run_partial_streaming(
+    exec: &HashAggregateExec,
+    batches: &[RecordBatch],
+) -> (Vec<RecordBatch>, usize, OperatorContext) {
+    let Instance::Operator(mut op) = exec.instantiate(0).unwrap() else {
+        panic!("expected an operator")
+    };
+    let mut ctx = OperatorContext::new("agg", 0, 1, 8192);
+    let mut out = Output::new();
+    let drain = |out: &mut Output, all: &mut Vec<RecordBatch>| {
+        for e in out.drain() {
+            match e {
+                StreamElement::Batch(b) => all.push(b),
+                other => panic!("unexpected element {other:?}"),
+            }
+        }
+    };
+    let mut all = vec![];
+    for b in batches {
+        op.process_batch(0, b.clone(), &mut ctx, &mut out).unwrap();
+        drain(&mut out, &mut all);
+    }
+    let early = all.iter().map(|b| b.num_rows()).sum();
+    op.on_end(&mut ctx, &mut out).unwrap();
+    drain(&mut out, &mut all);
+    (all, early, ctx)
+}
+
+#[test]
+fn a_partial_aggregate_over_near_unique_keys_passes_states_through() {
+    // 240k rows: keys 0..200k, the first 40k of them twice.
+    let keys: Vec<i32> = (0..200_000).chain(0..40_000).collect();
+    let batches: Vec<RecordBatch> = keys
+        .chunks(8192)
+        .map(|c| {
+            kv_batch(
+                c.iter().map(|k| Some(*k)).collect(),
+                c.iter().map(|k| Some(*k as i64 % 7)).collect(),
+            )
+        })
+        .collect();
+    let schema = batches[0].schema();
+    let partial = HashAggregateExec::try_new(
+        AggregateMode::Partial,
+        vec![key(&schema, "k")],
+        all_funcs(&schema, "v"),
+        input(&schema),
+    )
+    .unwrap();
+    let (states, early, ctx) = run_partial_streaming(&partial, &batches);
+    assert!(early > 100_000, "states were not passed through early: {early}");
+    assert!(ctx.metrics.extra.contains(&("partial_pass_through".to_string(), 1)));
+    let fin = HashAggregateExec::final_for(&partial, input(&partial.schema())).unwrap();
+    let two_phase = run(&fin, &states).unwrap();
+    let one_phase = run(
+        &single(vec![key(&schema, "k")], all_funcs(&schema, "v"), &schema),
+        &batches,
+    )
+    .unwrap();
+    assert_eq!(rows(&two_phase), rows(&one_phase));
+    assert_eq!(rows(&two_phase).len(), 200_000);
+
+    // Few groups: the partial aggregate keeps aggregating until the end.
+    let few: Vec<RecordBatch> = (0..30)
+        .map(|i| {
+            kv_batch(
+                (0..8192).map(|k| Some((k + i) % 10)).collect(),
+                (0..8192).map(Some).collect(),
+            )
+        })
+        .collect();
+    let (_, early, ctx) = run_partial_streaming(&partial, &few);
+    assert_eq!(early, 0);
+    assert!(!ctx.metrics.extra.iter().any(|(k, _)| k == "partial_pass_through"));
 }

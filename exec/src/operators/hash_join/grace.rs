@@ -14,7 +14,7 @@ use arrow::datatypes::SchemaRef;
 use super::table::END;
 use crate::error::{ExecError, Result};
 use crate::operator::OperatorContext;
-use crate::spill::{SpillDir, SpillFile, SpillWriter};
+use crate::operators::spill::{SpillDir, SpillFile, SpillWriter};
 
 /// Partitions per (re-)partitioning.
 pub(super) const FANOUT: usize = 16;
@@ -44,7 +44,7 @@ pub(super) struct SideFile {
 impl SideFile {
     /// Rows in the file.
     pub(super) fn rows(&self) -> usize {
-        self.file.as_ref().map_or(0, |f| f.rows)
+        self.file.as_ref().map_or(0, |f| f.rows())
     }
 
     /// The memory of one row, on average.
@@ -55,7 +55,7 @@ impl SideFile {
     /// Deletes the file.
     pub(super) fn remove(&mut self) {
         if let Some(f) = self.file.take() {
-            f.remove();
+            f.delete();
         }
     }
 }
@@ -71,17 +71,15 @@ pub(super) struct Partition {
 
 /// Writers of one side's [`FANOUT`] partition files, created as rows arrive.
 pub(super) struct Partitioner {
-    name: &'static str,
     schema: SchemaRef,
     writers: Vec<Option<SpillWriter>>,
     mem_bytes: Vec<usize>,
 }
 
 impl Partitioner {
-    /// Partitions for batches of `schema`; files are named after `name`.
-    pub(super) fn new(name: &'static str, schema: SchemaRef) -> Self {
+    /// Partitions for batches of `schema`.
+    pub(super) fn new(schema: SchemaRef) -> Self {
         Partitioner {
-            name,
             schema,
             writers: (0..FANOUT).map(|_| None).collect(),
             mem_bytes: vec![0; FANOUT],
@@ -133,7 +131,7 @@ impl Partitioner {
                 Some(w) => w,
                 slot => {
                     ctx.metrics.add("spills", 1);
-                    slot.insert(dir.writer(self.name, &self.schema)?)
+                    slot.insert(dir.new_file(&self.schema)?)
                 }
             };
             writer.write(&rows)?;
@@ -151,7 +149,7 @@ impl Partitioner {
             .map(|(w, mem_bytes)| {
                 let file = w.map(SpillWriter::finish).transpose()?;
                 if let Some(f) = &file {
-                    ctx.metrics.add("spilled_bytes", f.bytes);
+                    ctx.metrics.add("spilled_bytes", f.bytes());
                 }
                 Ok(SideFile { file, mem_bytes })
             })

@@ -48,11 +48,14 @@
 //! memory estimates count buffer sizes (and, for the index, 40 bytes per build row);
 //! the output of a partition is pushed while that partition is in memory.
 //!
+//! A broadcast join ([`PartitionMode::CollectLeft`]) spills the same way: every subtask
+//! holds its own copy of the whole build side and joins its own share of the probe side, and
+//! the join types that may be broadcast never emit unmatched build rows, so each subtask can
+//! partition its copy and its probe rows on its own. (The physical planner broadcasts only a
+//! build side whose estimated size, times the number of probe subtasks, fits `memory.limit`;
+//! this covers estimates that were too low.)
+//!
 //! Joins that do not spill fail with a `ResourcesExhausted` error that says why instead:
-//! * [`PartitionMode::CollectLeft`] (broadcast): every probe subtask needs the whole build
-//!   side, so it cannot be split. The physical planner broadcasts only a build side whose
-//!   estimated size, times the number of probe subtasks, fits `memory.limit`; a broadcast
-//!   build side that exceeds the limit at run time is an error suggesting a higher limit.
 //! * joins without equality keys (nested loop): there is nothing to partition on.
 //! * joins planned with [`HashJoinExec::with_spilling`]`(false)`: the planner does this in
 //!   streaming mode, where the probe side may never end and the output cannot wait for it.
@@ -237,8 +240,7 @@ impl HashJoinExec {
 
     /// Allows (the default) or forbids spilling the build side to disk when the job's
     /// memory pool refuses it. Forbid it when the probe side may be unbounded: a spilled
-    /// join emits most of its rows only at the end of input. A broadcast
-    /// ([`PartitionMode::CollectLeft`]) or keyless join never spills.
+    /// join emits most of its rows only at the end of input. A keyless join never spills.
     pub fn with_spilling(mut self, enabled: bool) -> Self {
         self.spilling = enabled;
         self
@@ -331,7 +333,6 @@ impl ExecutionPlan for HashJoinExec {
         }
         let options = Arc::new(SpillOptions {
             enabled: self.spilling,
-            broadcast: self.mode == PartitionMode::CollectLeft,
             dir: self.spill_dir.clone(),
         });
         Ok(Instance::Operator(Box::new(HashJoinOperator::try_new(

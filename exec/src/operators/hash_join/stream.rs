@@ -27,8 +27,8 @@ use crate::error::{ExecError, Result};
 use crate::exec_internal;
 use crate::memory::MemoryReservation;
 use crate::operator::{InputOrder, Operator, OperatorContext, Output};
+use crate::operators::spill::SpillDir;
 use crate::physical_expr::{evaluate_predicate, PhysicalExpr};
-use crate::spill::SpillDir;
 use rill_core::time::Watermark;
 
 /// Whether matched pairs are output (rather than only marking rows).
@@ -98,8 +98,6 @@ impl Emitter {
 pub(super) struct SpillOptions {
     /// Spilling allowed (batch execution of a partitioned join).
     pub(super) enabled: bool,
-    /// The build side is broadcast (it cannot spill: every subtask needs all of it).
-    pub(super) broadcast: bool,
     /// Where spill directories are created (`None`: the system temp dir).
     pub(super) dir: Option<PathBuf>,
 }
@@ -220,9 +218,7 @@ impl HashJoinOperator {
 
     /// Why this join cannot spill, if it cannot.
     fn cannot_spill(&self) -> Option<&'static str> {
-        if self.options.broadcast {
-            Some("broadcast build side, which cannot spill; raise 'memory.limit' or let the planner partition the join")
-        } else if self.encoding.is_none() {
+        if self.encoding.is_none() {
             Some("build side of a join without equality keys, which cannot spill")
         } else if !self.options.enabled {
             Some("build side of a streaming lookup join, which cannot spill")
@@ -242,7 +238,7 @@ impl HashJoinOperator {
         }
         self.grace = Some(Box::new(Grace {
             dir: SpillDir::create(self.options.dir.as_deref(), "join")?,
-            build: Some(Partitioner::new("build", Arc::clone(&self.spec.left_schema))),
+            build: Some(Partitioner::new(Arc::clone(&self.spec.left_schema))),
             null_build: None,
             probe: None,
             build_files: vec![],
@@ -281,7 +277,7 @@ impl HashJoinOperator {
                     Some(w) => w,
                     slot => {
                         ctx.metrics.add("spills", 1);
-                        slot.insert(grace.dir.writer("build-null", &self.spec.left_schema)?)
+                        slot.insert(grace.dir.new_file(&self.spec.left_schema)?)
                     }
                 };
                 writer.write(&take_rows(batch, &nulls)?)?;
@@ -324,7 +320,7 @@ impl HashJoinOperator {
         if let Some(build) = grace.build.take() {
             grace.build_files = build.finish(ctx)?;
         }
-        grace.probe = Some(Partitioner::new("probe", Arc::clone(&self.spec.right_schema)));
+        grace.probe = Some(Partitioner::new(Arc::clone(&self.spec.right_schema)));
         Ok(())
     }
 
@@ -474,13 +470,13 @@ impl HashJoinOperator {
         };
         if let Some(writer) = grace.null_build.take() {
             let file = writer.finish()?;
-            ctx.metrics.add("spilled_bytes", file.bytes);
-            ctx.metrics.add("build_rows", file.rows as u64);
-            let mut reader = file.reader()?;
+            ctx.metrics.add("spilled_bytes", file.bytes());
+            ctx.metrics.add("build_rows", file.rows() as u64);
+            let mut reader = file.open()?;
             while let Some(rows) = reader.next_batch()? {
                 self.emit_unmatched_build(&rows, ctx, out)?;
             }
-            file.remove();
+            file.delete();
         }
         let mut probe_files = probe_files.into_iter();
         let mut stack: Vec<Partition> = std::mem::take(&mut grace.build_files)
@@ -496,8 +492,8 @@ impl HashJoinOperator {
             if part.build.rows() > 0 && part.probe.rows() == 0 {
                 // Every build row is unmatched: no index needed.
                 if let Some(file) = part.build.file.as_ref().filter(|_| emits_unmatched_build(jt)) {
-                    ctx.metrics.add("build_rows", file.rows as u64);
-                    let mut reader = file.reader()?;
+                    ctx.metrics.add("build_rows", file.rows() as u64);
+                    let mut reader = file.open()?;
                     while let Some(rows) = reader.next_batch()? {
                         self.emit_unmatched_build(&rows, ctx, out)?;
                     }
@@ -510,8 +506,8 @@ impl HashJoinOperator {
                 // Only unmatched probe rows, if anything.
                 if part.build.rows() == 0 && emits_unmatched_probe(jt) {
                     if let Some(file) = &part.probe.file {
-                        ctx.metrics.add("probe_rows", file.rows as u64);
-                        let mut reader = file.reader()?;
+                        ctx.metrics.add("probe_rows", file.rows() as u64);
+                        let mut reader = file.open()?;
                         while let Some(rows) = reader.next_batch()? {
                             self.emit_unmatched_probe(&rows, ctx, out)?;
                         }
@@ -539,14 +535,14 @@ impl HashJoinOperator {
             }
             let mut batches = vec![];
             if let Some(file) = &part.build.file {
-                let mut reader = file.reader()?;
+                let mut reader = file.open()?;
                 while let Some(b) = reader.next_batch()? {
                     batches.push(b);
                 }
             }
             self.build_in_memory(batches, ctx)?;
             if let Some(file) = &part.probe.file {
-                let mut reader = file.reader()?;
+                let mut reader = file.open()?;
                 while let Some(b) = reader.next_batch()? {
                     self.probe_in_memory(b, ctx, out)?;
                 }
@@ -575,14 +571,14 @@ impl HashJoinOperator {
         ctx.metrics.add("grace_repartitions", 1);
         let spec = &self.spec;
         let mut sides = vec![];
-        for (side, keys_of, schema, name) in [
-            (&part.build, &spec.left_keys, &spec.left_schema, "build"),
-            (&part.probe, &spec.right_keys, &spec.right_schema, "probe"),
+        for (side, keys_of, schema) in [
+            (&part.build, &spec.left_keys, &spec.left_schema),
+            (&part.probe, &spec.right_keys, &spec.right_schema),
         ] {
-            let mut partitioner = Partitioner::new(name, Arc::clone(schema));
+            let mut partitioner = Partitioner::new(Arc::clone(schema));
             let row_bytes = Some(side.row_bytes());
             if let Some(file) = &side.file {
-                let mut reader = file.reader()?;
+                let mut reader = file.open()?;
                 while let Some(batch) = reader.next_batch()? {
                     let keys = encoding.encode(&evaluate_keys(keys_of, &batch)?, batch.num_rows())?;
                     keys.partitions(SEEDS[level], FANOUT, &mut grace.parts);

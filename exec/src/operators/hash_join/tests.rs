@@ -955,7 +955,41 @@ fn a_single_key_too_large_for_the_limit_is_a_clear_error() {
 }
 
 #[test]
-fn broadcast_and_keyless_builds_fail_clearly_instead_of_spilling() {
+fn a_broadcast_build_side_spills_in_each_subtask() {
+    let left = spread_rows(2000, 100, 3);
+    let right = spread_rows(1500, 120, 5);
+    let (lb, rb) = (
+        batches(&left_schema(), &left, 100),
+        batches(&right_schema(), &right, 100),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    for jt in [
+        JoinType::Inner,
+        JoinType::Right,
+        JoinType::RightSemi,
+        JoinType::RightAnti,
+    ] {
+        let l: Arc<dyn ExecutionPlan> = Arc::new(TestInput {
+            schema: left_schema(),
+            parallelism: 1,
+        });
+        let r: Arc<dyn ExecutionPlan> = Arc::new(TestInput {
+            schema: right_schema(),
+            parallelism: 1,
+        });
+        let join = HashJoinExec::try_new(l, r, on_exprs(Keys::Int), None, jt, PartitionMode::CollectLeft)
+            .unwrap()
+            .with_spill_dir(dir.path());
+        let (expected, _) = run_limited(&join, &lb, &rb, 128, None).unwrap();
+        let (spilled, ctx) = run_limited(&join, &lb, &rb, 128, Some(16 * 1024)).unwrap();
+        assert!(metric(&ctx, "spills") > 0, "{jt:?}: {:?}", ctx.metrics.extra);
+        assert_eq!(render(&spilled), render(&expected), "{jt:?}");
+        assert_eq!(leftovers(dir.path()), 0);
+    }
+}
+
+#[test]
+fn keyless_and_streaming_builds_fail_clearly_instead_of_spilling() {
     let left = spread_rows(2000, 100, 3);
     let lb = batches(&left_schema(), &left, 100);
     let l: Arc<dyn ExecutionPlan> = Arc::new(TestInput {
@@ -967,12 +1001,6 @@ fn broadcast_and_keyless_builds_fail_clearly_instead_of_spilling() {
         parallelism: 1,
     });
     let cases = [
-        (
-            on_exprs(Keys::Int),
-            PartitionMode::CollectLeft,
-            true,
-            "broadcast build side",
-        ),
         (vec![], PartitionMode::Partitioned, true, "without equality keys"),
         (
             on_exprs(Keys::Int),
