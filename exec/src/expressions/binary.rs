@@ -198,9 +198,11 @@ impl BinaryExpr {
                         message: format!("decimal operation {self} with result type {}", self.result_type),
                     });
                 };
-                let _ = (p1, p2);
                 let l = DecimalOperand::new(l)?;
                 let r = DecimalOperand::new(r)?;
+                if let Some(out) = decimal_fast_path(self.op, (&l, *p1, *s1), (&r, *p2, *s2), p, s)? {
+                    return Ok(out);
+                }
                 self.decimal_arithmetic(&l, *s1, &r, *s2, p, s, num_rows)
             }
             (DataType::Date32, DataType::Date32) if self.op == BinaryOp::Minus => {
@@ -431,6 +433,75 @@ impl<'a> DecimalOperand<'a> {
             DecimalOperand::Scalar(v) => v.unwrap_or(0),
         }
     }
+}
+
+/// Decimal `+`, `-` and `*` whose result cannot leave its precision, as one vectorized loop
+/// without per-row checks; `None` when the operation needs the checked path
+/// ([`BinaryExpr::decimal_arithmetic`]).
+///
+/// A `Decimal128(p1, s1)` value is below `10^p1` in magnitude, so after rescaling to `s` a sum
+/// or difference is below `10^(max(p1 - s1, p2 - s2) + s + 1)` and a product (at scale
+/// `s1 + s2`) below `10^(p1 + p2)`. When that bound is at most `10^p` (the SQL result type
+/// was not capped at 38 digits, and no rescaling of a product is needed) the operation can
+/// neither overflow `i128` nor the result precision. TPC-H's `l_extendedprice * (1 -
+/// l_discount)` is such a case. The results are verified against the bound anyway (a cheap
+/// pass), falling back to the checked path, which reports the error, if an input broke its
+/// declared precision.
+fn decimal_fast_path(
+    op: BinaryOp,
+    (l, p1, s1): (&DecimalOperand<'_>, u8, i8),
+    (r, p2, s2): (&DecimalOperand<'_>, u8, i8),
+    p: u8,
+    s: i8,
+) -> Result<Option<ArrayRef>> {
+    use arrow::compute::kernels::arity::{binary, unary};
+    let (p1, s1, p2, s2, pi, si) = (p1 as i32, s1 as i32, p2 as i32, s2 as i32, p as i32, s as i32);
+    let f: fn(i128, i128, i128, i128) -> i128;
+    let (ml, mr, digits) = match op {
+        BinaryOp::Plus | BinaryOp::Minus => {
+            let (Some(ml), Some(mr)) = (pow10_i128(si - s1), pow10_i128(si - s2)) else {
+                return Ok(None);
+            };
+            f = if op == BinaryOp::Plus {
+                |a, b, ml, mr| a.wrapping_mul(ml).wrapping_add(b.wrapping_mul(mr))
+            } else {
+                |a, b, ml, mr| a.wrapping_mul(ml).wrapping_sub(b.wrapping_mul(mr))
+            };
+            (ml, mr, (p1 - s1).max(p2 - s2) + si + 1)
+        }
+        BinaryOp::Multiply if s1 + s2 == si => {
+            f = |a, b, _, _| a.wrapping_mul(b);
+            (1, 1, p1 + p2)
+        }
+        _ => return Ok(None),
+    };
+    if digits > pi || digits > 38 {
+        return Ok(None);
+    }
+    let Some(bound) = pow10_i128(pi) else {
+        return Ok(None);
+    };
+    let out: PrimitiveArray<Decimal128Type> = match (l, r) {
+        (DecimalOperand::Array(a), DecimalOperand::Array(b)) => {
+            binary(*a, *b, |x, y| f(x, y, ml, mr)).map_err(|e| ExecError::arrow("decimal arithmetic", e))?
+        }
+        (DecimalOperand::Scalar(Some(x)), DecimalOperand::Array(b)) => {
+            let x = *x;
+            unary(*b, |y| f(x, y, ml, mr))
+        }
+        (DecimalOperand::Array(a), DecimalOperand::Scalar(Some(y))) => {
+            let y = *y;
+            unary(*a, |x| f(x, y, ml, mr))
+        }
+        _ => return Ok(None),
+    };
+    if !out.values().iter().all(|v| v.unsigned_abs() < bound as u128) {
+        return Ok(None);
+    }
+    let out = out
+        .with_precision_and_scale(p, s)
+        .map_err(|e| ExecError::arrow("decimal arithmetic", e))?;
+    Ok(Some(Arc::new(out)))
 }
 
 /// 10^e as an i128, if it fits (e in 0..=38).
@@ -723,6 +794,61 @@ mod tests {
         assert!(err.to_string().contains("division by zero"), "{err}");
         let r = eval(col("p").modulo(col("d")), &b).unwrap();
         assert_eq!(show(&r), ["0.00", "-0.00", "NULL"].map(|s| s.replace("-0.00", "0.00")));
+    }
+
+    #[test]
+    fn the_decimal_fast_path_agrees_with_the_checked_path() {
+        // Values near both ends of Decimal128(15, 2) and (12, 4), with NULLs, against every
+        // arrangement of arrays and scalars.
+        let a: Vec<Option<i128>> = (0..200)
+            .map(|i| (i % 17 != 0).then(|| (i as i128 * 7_919_191_919_191 + 13) % 999_999_999_999_999))
+            .collect();
+        let b: Vec<Option<i128>> = (0..200)
+            .map(|i| (i % 13 != 0).then(|| -((i as i128 * 31_337_133_713) % 999_999_999_999)))
+            .collect();
+        let (la, lb) = (dec(a.clone(), 15, 2), dec(b.clone(), 12, 4));
+        let batch = batch(vec![("a", Arc::clone(&la)), ("b", Arc::clone(&lb))]);
+        let scalar = lit(ScalarValue::Decimal128(Some(-123_456_789), 12, 4));
+        for op in [BinaryOp::Plus, BinaryOp::Minus, BinaryOp::Multiply] {
+            let bin = |l: Expr, r: Expr| Expr::Binary {
+                left: Box::new(l),
+                op,
+                right: Box::new(r),
+            };
+            let exprs = [
+                bin(col("a"), col("b")),
+                bin(col("a"), scalar.clone()),
+                bin(scalar.clone(), col("a")),
+            ];
+            for e in exprs {
+                let fast = eval(e.clone(), &batch).unwrap();
+                // The checked path, row by row through constant folding.
+                let shown = show(&fast);
+                for (i, got) in shown.iter().enumerate() {
+                    let row = |c: &ArrayRef| {
+                        let v = c.as_primitive::<Decimal128Type>();
+                        let DataType::Decimal128(p, s) = c.data_type() else {
+                            unreachable!()
+                        };
+                        lit(ScalarValue::Decimal128(v.is_valid(i).then(|| v.value(i)), *p, *s))
+                    };
+                    let single = e.clone().transform_up(&mut |x| {
+                        Ok(match x {
+                            Expr::Column(c) if c.name == "a" => row(&la),
+                            Expr::Column(c) if c.name == "b" => row(&lb),
+                            other => other,
+                        })
+                    });
+                    let want = eval_const(single.unwrap()).unwrap();
+                    let want = if want.is_null() {
+                        "NULL".to_string()
+                    } else {
+                        want.to_string()
+                    };
+                    assert_eq!(got, &want, "{e} row {i}");
+                }
+            }
+        }
     }
 
     #[test]

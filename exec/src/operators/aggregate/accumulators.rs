@@ -73,19 +73,6 @@ fn for_each_valid(groups: &[usize], valid: Option<&NullBuffer>, mut f: impl FnMu
     }
 }
 
-/// Fallible [`for_each_valid`].
-#[inline(always)]
-fn try_for_each_valid(
-    groups: &[usize],
-    valid: Option<&NullBuffer>,
-    mut f: impl FnMut(usize, usize) -> Result<()>,
-) -> Result<()> {
-    match valid {
-        Some(v) if v.null_count() > 0 => v.valid_indices().try_for_each(|i| f(i, groups[i])),
-        _ => groups.iter().enumerate().try_for_each(|(i, &g)| f(i, g)),
-    }
-}
-
 fn check_len(what: &str, values: &dyn Array, groups: &[usize]) -> Result<()> {
     if values.len() != groups.len() {
         return Err(exec_internal!(
@@ -335,7 +322,37 @@ fn decimal_sums_fit(sums: &[i128]) -> bool {
     sums.iter().all(|v| v.unsigned_abs() < LIMIT)
 }
 
-impl<O: ArrowPrimitiveType> SumAcc<O> {
+/// Addition that reports overflow instead of failing, so that the hot loops of `SUM` carry
+/// no early exit: they add every row, OR the overflow flags together, and fail once at the
+/// end of the batch if any addition overflowed (floats never do).
+pub(crate) trait SumNative: Copy {
+    /// `self + other`, and whether it overflowed.
+    fn add_overflowing(self, other: Self) -> (Self, bool);
+}
+
+macro_rules! sum_native_int {
+    ($($t:ty),*) => {$(
+        impl SumNative for $t {
+            #[inline(always)]
+            fn add_overflowing(self, other: Self) -> (Self, bool) {
+                self.overflowing_add(other)
+            }
+        }
+    )*};
+}
+sum_native_int!(i64, u64, i128);
+
+impl SumNative for f64 {
+    #[inline(always)]
+    fn add_overflowing(self, other: Self) -> (Self, bool) {
+        (self + other, false)
+    }
+}
+
+impl<O: ArrowPrimitiveType> SumAcc<O>
+where
+    O::Native: SumNative,
+{
     fn new(data_type: DataType, name: &str) -> Self {
         SumAcc {
             data_type,
@@ -353,24 +370,57 @@ impl<O: ArrowPrimitiveType> SumAcc<O> {
         self.seen.resize(n, false);
         let SumAcc { sums, seen, name, .. } = self;
         let values = arr.values();
+        let mut overflowed = false;
+        let nulls = valid.filter(|v| v.null_count() > 0);
         if n == 1 {
             // One group (no GROUP BY): every id is 0; keep the running sum in a register.
             let mut sum = sums[0];
             let mut any = false;
-            try_for_each_valid(groups, valid, |i, _| {
-                sum = sum.add_checked(values[i]).map_err(|_| overflow(name))?;
-                any = true;
-                Ok(())
-            })?;
+            match nulls {
+                None => {
+                    for &v in values.iter() {
+                        let (s, o) = sum.add_overflowing(v);
+                        sum = s;
+                        overflowed |= o;
+                    }
+                    any = !values.is_empty();
+                }
+                Some(nulls) => {
+                    for i in nulls.valid_indices() {
+                        let (s, o) = sum.add_overflowing(values[i]);
+                        sum = s;
+                        overflowed |= o;
+                        any = true;
+                    }
+                }
+            }
             sums[0] = sum;
             seen[0] |= any;
-            return Ok(());
+        } else {
+            match nulls {
+                None => {
+                    for (&v, &g) in values.iter().zip(groups) {
+                        let (s, o) = sums[g].add_overflowing(v);
+                        sums[g] = s;
+                        seen[g] = true;
+                        overflowed |= o;
+                    }
+                }
+                Some(nulls) => {
+                    for i in nulls.valid_indices() {
+                        let g = groups[i];
+                        let (s, o) = sums[g].add_overflowing(values[i]);
+                        sums[g] = s;
+                        seen[g] = true;
+                        overflowed |= o;
+                    }
+                }
+            }
         }
-        try_for_each_valid(groups, valid, |i, g| {
-            sums[g] = sums[g].add_checked(values[i]).map_err(|_| overflow(name))?;
-            seen[g] = true;
-            Ok(())
-        })
+        if overflowed {
+            return Err(overflow(name));
+        }
+        Ok(())
     }
 
     /// The sums as an array (NULL where no value was seen); resets.
@@ -389,7 +439,10 @@ impl<O: ArrowPrimitiveType> SumAcc<O> {
     }
 }
 
-impl<O: ArrowPrimitiveType> GroupsAccumulator for SumAcc<O> {
+impl<O: ArrowPrimitiveType> GroupsAccumulator for SumAcc<O>
+where
+    O::Native: SumNative,
+{
     fn update(&mut self, v: Option<&ArrayRef>, valid: Option<&NullBuffer>, groups: &[usize], n: usize) -> Result<()> {
         let v = v.ok_or_else(|| exec_internal!("{}: missing argument", self.name))?;
         self.add(v, valid, groups, n)
