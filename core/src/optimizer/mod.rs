@@ -7,6 +7,7 @@
 pub mod cardinality;
 pub mod common_subexpr_eliminate;
 pub mod decorrelate_subqueries;
+pub mod extract_or_predicates;
 pub mod infer_predicates;
 pub mod join_reorder;
 pub mod push_down_filter;
@@ -22,6 +23,7 @@ use std::sync::Arc;
 
 pub use common_subexpr_eliminate::CommonSubexprEliminate;
 pub use decorrelate_subqueries::DecorrelateSubqueries;
+pub use extract_or_predicates::ExtractOrPredicates;
 pub use infer_predicates::InferPredicates;
 pub use join_reorder::JoinReorder;
 pub use push_down_filter::PushDownFilter;
@@ -94,13 +96,14 @@ impl Optimizer {
 }
 
 /// The default rule set, in order: [`DecorrelateSubqueries`], [`SimplifyExpressions`],
-/// [`InferPredicates`], [`PushDownFilter`], [`JoinReorder`], [`PushDownSemiJoin`],
+/// [`InferPredicates`], [`ExtractOrPredicates`], [`PushDownFilter`], [`JoinReorder`], [`PushDownSemiJoin`],
 /// [`PushDownProjection`], [`PushDownLimit`], [`CommonSubexprEliminate`].
 pub fn default_optimizer() -> Optimizer {
     Optimizer::with_rules(vec![
         Box::new(DecorrelateSubqueries),
         Box::new(SimplifyExpressions),
         Box::new(InferPredicates),
+        Box::new(ExtractOrPredicates),
         Box::new(PushDownFilter),
         Box::new(JoinReorder),
         Box::new(PushDownSemiJoin),
@@ -188,6 +191,7 @@ mod tests {
                 "decorrelate_subqueries",
                 "simplify_expressions",
                 "infer_predicates",
+                "extract_or_predicates",
                 "push_down_filter",
                 "join_reorder",
                 "push_down_semi_join",
