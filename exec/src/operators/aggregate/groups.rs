@@ -14,7 +14,7 @@ use std::hash::Hash;
 use std::sync::Arc;
 
 use ahash::RandomState;
-use arrow::array::{Array, ArrayRef, AsArray, PrimitiveArray};
+use arrow::array::{Array, ArrayRef, AsArray, Int64Array, PrimitiveArray};
 use arrow::buffer::NullBuffer;
 use arrow::datatypes::*;
 use arrow::row::{RowConverter, Rows, SortField};
@@ -71,8 +71,127 @@ pub(crate) fn new_group_values(types: &[DataType]) -> Result<Box<dyn GroupValues
             DataType::Decimal128(_, _) => prim!(Decimal128Type),
             _ => Box::new(RowGroups::try_new(types)?),
         },
+        [a, b] if PairGroups::supports(a) && PairGroups::supports(b) => Box::new(PairGroups::new(types)),
         _ => Box::new(RowGroups::try_new(types)?),
     })
+}
+
+/// Two integer keys (TPC-H's `(l_partkey, l_suppkey)`), widened to `i64` and hashed as one
+/// fixed-size value with a NULL mask, without encoding rows.
+pub(crate) struct PairGroups {
+    types: [DataType; 2],
+    /// `((a, b, nulls), group)` pairs; a NULL key is stored as 0 with its bit set in `nulls`.
+    table: HashTable<((i64, i64, u8), usize)>,
+    /// The key of each group.
+    keys: Vec<(i64, i64, u8)>,
+    state: RandomState,
+}
+
+impl PairGroups {
+    /// Whether a key of type `t` widens to `i64` and back exactly.
+    fn supports(t: &DataType) -> bool {
+        matches!(
+            t,
+            DataType::Int8
+                | DataType::Int16
+                | DataType::Int32
+                | DataType::Int64
+                | DataType::UInt8
+                | DataType::UInt16
+                | DataType::UInt32
+        )
+    }
+
+    fn new(types: &[DataType]) -> Self {
+        PairGroups {
+            types: [types[0].clone(), types[1].clone()],
+            table: HashTable::new(),
+            keys: Vec::new(),
+            state: RandomState::with_seeds(0x3c6e, 0xf372, 0xfe94, 0xf82b),
+        }
+    }
+}
+
+/// `a` as `Int64` values (NULL slots arbitrary) and its validity.
+fn widened(a: &ArrayRef) -> Result<(ArrayRef, Option<NullBuffer>)> {
+    let wide = if a.data_type() == &DataType::Int64 {
+        Arc::clone(a)
+    } else {
+        arrow::compute::cast(a, &DataType::Int64).map_err(|e| ExecError::arrow("widening a group key", e))?
+    };
+    let nulls = wide.logical_nulls().filter(|n| n.null_count() > 0);
+    Ok((wide, nulls))
+}
+
+impl GroupValues for PairGroups {
+    fn intern(&mut self, cols: &[ArrayRef], num_rows: usize, groups: &mut Vec<usize>) -> Result<()> {
+        let [a, b] = cols else {
+            return Err(exec_internal!("two group keys expected, got {}", cols.len()));
+        };
+        if a.len() != num_rows || b.len() != num_rows {
+            return Err(exec_internal!(
+                "group keys have {} and {} rows, batch {num_rows}",
+                a.len(),
+                b.len()
+            ));
+        }
+        let (wa, na) = widened(a)?;
+        let (wb, nb) = widened(b)?;
+        let (va, vb) = (
+            wa.as_primitive::<Int64Type>().values(),
+            wb.as_primitive::<Int64Type>().values(),
+        );
+        groups.clear();
+        groups.reserve(num_rows);
+        let PairGroups { table, keys, state, .. } = self;
+        let mut run = None;
+        if na.is_none() && nb.is_none() {
+            groups.extend(
+                va.iter()
+                    .zip(vb.iter())
+                    .map(|(&x, &y)| lookup_cached(&mut run, table, keys, state, (x, y, 0u8))),
+            );
+        } else {
+            for i in 0..num_rows {
+                let null_a = na.as_ref().is_some_and(|n| n.is_null(i));
+                let null_b = nb.as_ref().is_some_and(|n| n.is_null(i));
+                let key = (
+                    if null_a { 0 } else { va[i] },
+                    if null_b { 0 } else { vb[i] },
+                    u8::from(null_a) | (u8::from(null_b) << 1),
+                );
+                groups.push(lookup_cached(&mut run, table, keys, state, key));
+            }
+        }
+        Ok(())
+    }
+
+    fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    fn emit(&mut self) -> Result<Vec<ArrayRef>> {
+        let keys = std::mem::take(&mut self.keys);
+        self.table = HashTable::new();
+        let mut out = Vec::with_capacity(2);
+        for (side, t) in self.types.iter().enumerate() {
+            let values: Vec<i64> = keys.iter().map(|k| if side == 0 { k.0 } else { k.1 }).collect();
+            let any_null = keys.iter().any(|k| k.2 & (1 << side) != 0);
+            let nulls = any_null.then(|| NullBuffer::from_iter(keys.iter().map(|k| k.2 & (1 << side) == 0)));
+            let wide: ArrayRef = Arc::new(Int64Array::new(values.into(), nulls));
+            let col = if t == &DataType::Int64 {
+                wide
+            } else {
+                arrow::compute::cast(&wide, t).map_err(|e| ExecError::arrow("emitting group keys", e))?
+            };
+            out.push(col);
+        }
+        Ok(out)
+    }
+
+    fn size(&self) -> usize {
+        self.keys.capacity() * std::mem::size_of::<(i64, i64, u8)>() + self.table.allocation_size()
+    }
 }
 
 /// No `GROUP BY`: one group, which exists once a row has been seen.
@@ -336,5 +455,77 @@ impl GroupValues for RowGroups {
 
     fn size(&self) -> usize {
         self.converter.size() + self.group_rows.size() + self.scratch.size() + self.table.allocation_size()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use arrow::array::{Int32Array, UInt16Array};
+    use std::collections::HashMap;
+
+    /// Interns `batches` of two key columns and checks the ids against a map from the keys
+    /// (as strings) to ids, and the emitted keys against the first occurrences.
+    fn check(groups: &mut dyn GroupValues, batches: &[Vec<ArrayRef>]) {
+        let mut expected: HashMap<String, usize> = HashMap::new();
+        let mut first: Vec<String> = vec![];
+        let mut ids = vec![];
+        for cols in batches {
+            let n = cols[0].len();
+            groups.intern(cols, n, &mut ids).unwrap();
+            for (i, &g) in ids.iter().enumerate() {
+                let key: Vec<String> = cols
+                    .iter()
+                    .map(|c| arrow::util::display::array_value_to_string(c, i).unwrap() + &c.is_null(i).to_string())
+                    .collect();
+                let key = key.join("|");
+                let next = expected.len();
+                let want = *expected.entry(key.clone()).or_insert_with(|| {
+                    first.push(key.clone());
+                    next
+                });
+                assert_eq!(g, want, "row {i} key {key}");
+            }
+        }
+        assert_eq!(groups.len(), first.len());
+        let emitted = groups.emit().unwrap();
+        assert_eq!(emitted[0].data_type(), batches[0][0].data_type());
+        assert_eq!(emitted[1].data_type(), batches[0][1].data_type());
+        for (g, key) in first.iter().enumerate() {
+            let got: Vec<String> = emitted
+                .iter()
+                .map(|c| arrow::util::display::array_value_to_string(c, g).unwrap() + &c.is_null(g).to_string())
+                .collect();
+            assert_eq!(&got.join("|"), key, "group {g}");
+        }
+        assert_eq!(groups.len(), 0, "emit resets");
+    }
+
+    #[test]
+    fn pairs_of_integer_keys_with_nulls_and_runs() {
+        let types = [DataType::Int32, DataType::UInt16];
+        let mut groups = new_group_values(&types).unwrap();
+        let batch = |a: Vec<Option<i32>>, b: Vec<Option<u16>>| -> Vec<ArrayRef> {
+            vec![Arc::new(Int32Array::from(a)), Arc::new(UInt16Array::from(b))]
+        };
+        let batches = vec![
+            batch(
+                vec![Some(1), Some(1), None, Some(-7), None, Some(1), Some(0)],
+                vec![Some(2), Some(2), Some(2), Some(65535), None, Some(3), None],
+            ),
+            // NULL and 0 are different keys; runs of equal keys; keys seen in the batch before.
+            batch(
+                vec![Some(0), Some(0), None, None, Some(1), Some(-7)],
+                vec![Some(0), None, None, Some(2), Some(2), Some(65535)],
+            ),
+        ];
+        check(groups.as_mut(), &batches);
+        // Reusable after emit.
+        check(groups.as_mut(), &batches[1..]);
+        // Wider keys go through rows, with the same results.
+        let mut rows = RowGroups::try_new(&types).unwrap();
+        check(&mut rows, &batches);
     }
 }

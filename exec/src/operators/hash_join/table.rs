@@ -1,7 +1,7 @@
 //! Join keys and the build-side hash index.
 //!
 //! Keys are encoded once per batch, column at a time: a single integer-like (or float) key
-//! becomes a `Vec<u64>` of its bit patterns, anything else (several columns, strings,
+//! becomes a `Vec<u64>` of its bit patterns, two such keys a `Vec<u128>`, anything else (several columns, strings,
 //! decimals, ...) becomes Arrow [`Rows`] whose bytes are hashed and compared. Rows with a
 //! NULL in any key column never match.
 //!
@@ -86,6 +86,8 @@ fn row_hasher() -> ahash::RandomState {
 pub(super) enum KeyEncoding {
     /// One primitive key column.
     Int(IntKind),
+    /// Two primitive key columns (TPC-H's `(ps_partkey, ps_suppkey)`), packed in a `u128`.
+    Pair(IntKind, IntKind),
     /// Anything else, through the Arrow row format.
     Rows(RowConverter),
 }
@@ -100,6 +102,8 @@ pub(super) struct Keys {
 
 enum KeyValues {
     Int(Vec<u64>),
+    /// Two integer-like keys, the first in the high 64 bits.
+    Pair(Vec<u128>),
     Rows(Rows),
 }
 
@@ -119,6 +123,9 @@ impl Keys {
         let to_part = |h: u64| ((h as u128 * fanout as u128) >> 64) as u32;
         match &self.values {
             KeyValues::Int(values) => parts.extend(values.iter().map(|&k| to_part(partition_hash(k, seed)))),
+            KeyValues::Pair(values) => {
+                parts.extend(values.iter().map(|&k| to_part(partition_hash(hash_pair(k), seed))))
+            }
             KeyValues::Rows(rows) => {
                 let state = ahash::RandomState::with_seeds(seed, seed.rotate_left(17), !seed, seed ^ 0x7f4a_7c15);
                 parts.extend((0..self.len).map(|i| to_part(state.hash_one(rows.row(i).data()))));
@@ -154,6 +161,11 @@ impl KeyEncoding {
                 return Ok(KeyEncoding::Int(kind));
             }
         }
+        if let [a, b] = types {
+            if let (Some(ka), Some(kb)) = (int_kind(a), int_kind(b)) {
+                return Ok(KeyEncoding::Pair(ka, kb));
+            }
+        }
         let fields: Vec<SortField> = types.iter().map(|t| SortField::new(t.clone())).collect();
         if !RowConverter::supports_fields(&fields) {
             let names: Vec<String> = types.iter().map(|t| t.to_string()).collect();
@@ -185,6 +197,21 @@ impl KeyEncoding {
                     ));
                 };
                 KeyValues::Int(encode_int(a.as_ref(), *kind)?)
+            }
+            KeyEncoding::Pair(ka, kb) => {
+                let [a, b] = arrays else {
+                    return Err(exec_internal!(
+                        "paired integer join key encoding needs two keys, got {}",
+                        arrays.len()
+                    ));
+                };
+                let (hi, lo) = (encode_int(a.as_ref(), *ka)?, encode_int(b.as_ref(), *kb)?);
+                KeyValues::Pair(
+                    hi.iter()
+                        .zip(&lo)
+                        .map(|(&h, &l)| (h as u128) << 64 | l as u128)
+                        .collect(),
+                )
             }
             KeyEncoding::Rows(converter) => {
                 let arrays: Vec<ArrayRef> = arrays.iter().map(normalize_floats).collect();
@@ -240,6 +267,8 @@ pub(super) struct BuildIndex {
 enum Table {
     /// Entries are (key, head).
     Int(HashTable<(u64, u32)>),
+    /// Entries are (both keys, head).
+    Pair(HashTable<(u128, u32)>),
     /// Entries are (hash, head); the build rows are compared on probe.
     Rows {
         table: HashTable<(u64, u32)>,
@@ -260,26 +289,8 @@ impl BuildIndex {
         }
         let mut next = vec![END; n];
         let table = match keys.values {
-            KeyValues::Int(values) => {
-                let mut table: HashTable<(u64, u32)> = HashTable::with_capacity(n);
-                for i in (0..n).rev() {
-                    if !keys.nulls.as_ref().is_none_or(|nb| nb.is_valid(i)) {
-                        continue;
-                    }
-                    let k = values[i];
-                    match table.entry(hash_int(k), |e| e.0 == k, |e| hash_int(e.0)) {
-                        Entry::Occupied(mut o) => {
-                            let e = o.get_mut();
-                            next[i] = e.1;
-                            e.1 = i as u32;
-                        }
-                        Entry::Vacant(v) => {
-                            v.insert((k, i as u32));
-                        }
-                    }
-                }
-                Table::Int(table)
-            }
+            KeyValues::Int(values) => Table::Int(build_fixed(&values, keys.nulls.as_ref(), hash_int, &mut next)),
+            KeyValues::Pair(values) => Table::Pair(build_fixed(&values, keys.nulls.as_ref(), hash_pair, &mut next)),
             KeyValues::Rows(rows) => {
                 let state = row_hasher();
                 let mut table: HashTable<(u64, u32)> = HashTable::with_capacity(n);
@@ -305,6 +316,7 @@ impl BuildIndex {
         };
         let distinct = match &table {
             Table::Int(t) => t.len(),
+            Table::Pair(t) => t.len(),
             Table::Rows { table, .. } => table.len(),
         };
         Ok(BuildIndex { table, next, distinct })
@@ -316,18 +328,10 @@ impl BuildIndex {
         heads.reserve(keys.len);
         match (&self.table, &keys.values) {
             (Table::Int(table), KeyValues::Int(values)) => {
-                let lookup = |k: u64| table.find(hash_int(k), |e| e.0 == k).map_or(END, |e| e.1);
-                match &keys.nulls {
-                    None => heads.extend(values.iter().map(|&k| lookup(k))),
-                    Some(nulls) => {
-                        heads.extend(
-                            values
-                                .iter()
-                                .zip(nulls.iter())
-                                .map(|(&k, valid)| if valid { lookup(k) } else { END }),
-                        )
-                    }
-                }
+                probe_fixed(table, values, keys.nulls.as_ref(), hash_int, heads)
+            }
+            (Table::Pair(table), KeyValues::Pair(values)) => {
+                probe_fixed(table, values, keys.nulls.as_ref(), hash_pair, heads)
             }
             (Table::Rows { table, rows, state }, KeyValues::Rows(probe)) => {
                 for j in 0..keys.len {
@@ -351,6 +355,60 @@ impl BuildIndex {
         }
         Ok(())
     }
+}
+
+/// Indexes fixed-size keys: for each non-NULL row, from the last, the row becomes its key's
+/// chain head and links to the previous head.
+fn build_fixed<K: Copy + Eq>(
+    values: &[K],
+    nulls: Option<&NullBuffer>,
+    hash: fn(K) -> u64,
+    next: &mut [u32],
+) -> HashTable<(K, u32)> {
+    let mut table: HashTable<(K, u32)> = HashTable::with_capacity(values.len());
+    for i in (0..values.len()).rev() {
+        if !nulls.is_none_or(|nb| nb.is_valid(i)) {
+            continue;
+        }
+        let k = values[i];
+        match table.entry(hash(k), |e| e.0 == k, |e| hash(e.0)) {
+            Entry::Occupied(mut o) => {
+                let e = o.get_mut();
+                next[i] = e.1;
+                e.1 = i as u32;
+            }
+            Entry::Vacant(v) => {
+                v.insert((k, i as u32));
+            }
+        }
+    }
+    table
+}
+
+/// Appends the chain head of each probe key to `heads` ([`END`] for no match or NULL).
+fn probe_fixed<K: Copy + Eq>(
+    table: &HashTable<(K, u32)>,
+    values: &[K],
+    nulls: Option<&NullBuffer>,
+    hash: fn(K) -> u64,
+    heads: &mut Vec<u32>,
+) {
+    let lookup = |k: K| table.find(hash(k), |e| e.0 == k).map_or(END, |e| e.1);
+    match nulls {
+        None => heads.extend(values.iter().map(|&k| lookup(k))),
+        Some(nulls) => heads.extend(
+            values
+                .iter()
+                .zip(nulls.iter())
+                .map(|(&k, valid)| if valid { lookup(k) } else { END }),
+        ),
+    }
+}
+
+/// A hash of two keys packed in a `u128`.
+#[inline(always)]
+fn hash_pair(k: u128) -> u64 {
+    hash_int((k >> 64) as u64 ^ hash_int(k as u64))
 }
 
 /// Where pair expansion stopped: the probe row and the next build row of its chain

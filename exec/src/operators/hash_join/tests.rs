@@ -159,6 +159,8 @@ enum Keys {
     Str,
     /// k1 = rk1 AND k2 = rk2.
     Multi,
+    /// k1 = rk1 AND v = w (two integer keys, packed).
+    IntPair,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -180,6 +182,7 @@ fn on_exprs(keys: Keys) -> Vec<(Arc<dyn PhysicalExpr>, Arc<dyn PhysicalExpr>)> {
         Keys::Int => vec![k1()],
         Keys::Str => vec![k2()],
         Keys::Multi => vec![k1(), k2()],
+        Keys::IntPair => vec![k1(), (col("v", 2, DataType::Int64), col("w", 2, DataType::Int64))],
     }
 }
 
@@ -320,6 +323,7 @@ fn reference(left: &[Row], right: &[Row], keys: Keys, filter: Filter, jt: JoinTy
             Keys::Int => k1,
             Keys::Str => k2,
             Keys::Multi => k1 && k2,
+            Keys::IntPair => k1 && l.2 == r.2,
         };
         let filter_ok = match filter {
             Filter::None => true,
@@ -470,7 +474,7 @@ fn left_anti_keeps_null_keys_and_right_anti_too() {
 
 #[test]
 fn every_type_every_key_kind_and_filter() {
-    for keys in [Keys::None, Keys::Int, Keys::Str, Keys::Multi] {
+    for keys in [Keys::None, Keys::Int, Keys::Str, Keys::Multi, Keys::IntPair] {
         for filter in [Filter::None, Filter::VLtW, Filter::WNot200, Filter::VNot20] {
             for jt in ALL_TYPES {
                 for (chunk, batch_size) in [(1, 1), (2, 3), (10, 1024)] {
@@ -773,7 +777,7 @@ proptest! {
     fn randomized_against_reference(
         left in arb_rows(30),
         right in arb_rows(30),
-        keys in prop::sample::select(vec![Keys::None, Keys::Int, Keys::Str, Keys::Multi]),
+        keys in prop::sample::select(vec![Keys::None, Keys::Int, Keys::Str, Keys::Multi, Keys::IntPair]),
         filter in prop::sample::select(vec![Filter::None, Filter::VLtW, Filter::WNot200]),
         jt in prop::sample::select(ALL_TYPES.to_vec()),
         chunk in 1usize..8,
@@ -872,7 +876,7 @@ fn every_type_spills_to_the_same_rows() {
         batches(&right_schema(), &right, 90),
     );
     let dir = tempfile::tempdir().unwrap();
-    for keys in [Keys::Int, Keys::Str, Keys::Multi] {
+    for keys in [Keys::Int, Keys::Str, Keys::Multi, Keys::IntPair] {
         for filter in [Filter::None, Filter::VLtW, Filter::WNot200] {
             for jt in ALL_TYPES {
                 let join = make_join(keys, filter, jt).with_spill_dir(dir.path());
