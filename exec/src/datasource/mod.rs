@@ -31,7 +31,7 @@ pub use self::csv::{CsvScanExec, CsvTable};
 pub use self::directory::{DirectoryMode, DirectorySourceFactory};
 pub use self::json::{JsonScanExec, JsonTable};
 pub use self::memory::MemoryExec;
-pub use self::parquet::{ParquetScanExec, ParquetTable};
+pub use self::parquet::{LateMaterialization, ParquetScanExec, ParquetTable};
 pub use self::sink::FileSink;
 pub use self::socket::SocketTextSourceFactory;
 pub use self::source_table::{SourceFactory, SourceScanExec, SourceTable};

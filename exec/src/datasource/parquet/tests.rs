@@ -92,6 +92,30 @@ fn open(location: &str) -> Result<Arc<dyn TableSource>> {
     open_files(FileFormat::Parquet, location, &ReadOptions::default())
 }
 
+/// A scan that evaluates its filters in the reader whatever the columns
+/// ([`LateMaterialization::Always`]).
+fn late_scan(
+    t: &Arc<dyn TableSource>,
+    projection: Option<&[usize]>,
+    filters: &[Expr],
+    parallelism: usize,
+    batch_size: usize,
+) -> Arc<dyn ExecutionPlan> {
+    let table = t.as_any().downcast_ref::<ParquetTable>().unwrap().clone();
+    Arc::new(
+        ParquetScanExec::try_new_with(
+            table,
+            projection,
+            filters,
+            None,
+            parallelism,
+            batch_size,
+            LateMaterialization::Always,
+        )
+        .unwrap(),
+    )
+}
+
 #[test]
 fn row_group_and_page_pruning() {
     let dir = tempfile::tempdir().unwrap();
@@ -163,12 +187,22 @@ fn row_filter_late_materialization() {
     write_file(&p, 0, 300);
     let t = open(p.to_str().unwrap()).unwrap();
     // a bare boolean column compiles with the current expression compiler
-    let scan = create_scan(&t, Some(&[0]), &[col("flag")], None, 2, 64).unwrap();
+    let scan = late_scan(&t, Some(&[0]), &[col("flag")], 2, 64);
     let r = run(scan.as_ref(), 64).unwrap();
     let expect: Vec<i64> = (0..300).filter(|v| v % 3 == 0).collect();
     assert_eq!(r.column_a(0), expect);
     assert_eq!(r.metric("rows_filtered"), 200);
     assert_eq!(r.metric("row_groups_read"), 3);
+    // By default the reader filters only when that saves decoding a string column: not for
+    // `a` alone (the FilterExec above the scan filters), but for `b` too.
+    let scan = create_scan(&t, Some(&[0]), &[col("flag")], None, 2, 64).unwrap();
+    let r = run(scan.as_ref(), 64).unwrap();
+    assert_eq!(r.column_a(0).len(), 300);
+    assert_eq!(r.metric("rows_filtered"), 0);
+    let scan = create_scan(&t, Some(&[0, 1]), &[col("flag")], None, 2, 64).unwrap();
+    let r = run(scan.as_ref(), 64).unwrap();
+    assert_eq!(r.column_a(0), expect);
+    assert_eq!(r.metric("rows_filtered"), 200);
 }
 
 #[test]
@@ -348,7 +382,7 @@ fn string_filters_on_dictionary_columns() {
         let filters = [filter.clone(), col("a").lt(lit(600i64))];
         let expect: Vec<i64> = (0..600).filter(|&v| keep(v)).collect();
         // filter-only: `b` is read dictionary-encoded and its filter runs first
-        let scan = create_scan(&t, Some(&[0]), &filters, None, 2, 64).unwrap();
+        let scan = late_scan(&t, Some(&[0]), &filters, 2, 64);
         let exec = scan.as_any().downcast_ref::<ParquetScanExec>().unwrap();
         assert!(exec.dictionary_metadata.is_some(), "{filter}");
         if !matches!(
@@ -362,7 +396,7 @@ fn string_filters_on_dictionary_columns() {
         }
         assert_eq!(run(scan.as_ref(), 64).unwrap().column_a(0), expect, "{filter}");
         // projected: `b` is read dictionary-encoded and returned as plain strings
-        let scan = create_scan(&t, Some(&[1, 0]), &filters, None, 2, 64).unwrap();
+        let scan = late_scan(&t, Some(&[1, 0]), &filters, 2, 64);
         let exec = scan.as_any().downcast_ref::<ParquetScanExec>().unwrap();
         assert!(exec.dictionary_metadata.is_some(), "{filter}");
         let r = run(scan.as_ref(), 64).unwrap();
