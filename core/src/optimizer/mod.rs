@@ -14,6 +14,7 @@ pub mod push_down_filter;
 pub mod push_down_limit;
 pub mod push_down_projection;
 pub mod push_down_semi_join;
+pub mod reduce_aggregate_input;
 pub mod simplify_expressions;
 #[cfg(test)]
 mod test_util;
@@ -30,6 +31,7 @@ pub use push_down_filter::PushDownFilter;
 pub use push_down_limit::PushDownLimit;
 pub use push_down_projection::PushDownProjection;
 pub use push_down_semi_join::PushDownSemiJoin;
+pub use reduce_aggregate_input::ReduceAggregateInput;
 pub use simplify_expressions::SimplifyExpressions;
 
 use crate::error::Result;
@@ -96,7 +98,7 @@ impl Optimizer {
 }
 
 /// The default rule set, in order: [`DecorrelateSubqueries`], [`SimplifyExpressions`],
-/// [`InferPredicates`], [`ExtractOrPredicates`], [`PushDownFilter`], [`JoinReorder`], [`PushDownSemiJoin`],
+/// [`InferPredicates`], [`ExtractOrPredicates`], [`PushDownFilter`], [`JoinReorder`], [`PushDownSemiJoin`], [`ReduceAggregateInput`],
 /// [`PushDownProjection`], [`PushDownLimit`], [`CommonSubexprEliminate`].
 pub fn default_optimizer() -> Optimizer {
     Optimizer::with_rules(vec![
@@ -107,6 +109,7 @@ pub fn default_optimizer() -> Optimizer {
         Box::new(PushDownFilter),
         Box::new(JoinReorder),
         Box::new(PushDownSemiJoin),
+        Box::new(ReduceAggregateInput),
         Box::new(PushDownProjection),
         Box::new(PushDownLimit),
         Box::new(CommonSubexprEliminate),
@@ -195,6 +198,7 @@ mod tests {
                 "push_down_filter",
                 "join_reorder",
                 "push_down_semi_join",
+                "reduce_aggregate_input",
                 "push_down_projection",
                 "push_down_limit",
                 "common_subexpr_eliminate"
