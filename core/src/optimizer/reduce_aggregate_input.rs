@@ -231,12 +231,7 @@ mod tests {
             .unwrap()
             .build();
         let plan = part
-            .join(
-                sub2,
-                JoinType::Inner,
-                vec![(col("p_size"), col("avg(i_qty)"))],
-                None,
-            )
+            .join(sub2, JoinType::Inner, vec![(col("p_size"), col("avg(i_qty)"))], None)
             .unwrap()
             .build();
         assert!(Arc::ptr_eq(&run(&ReduceAggregateInput, &plan), &plan));

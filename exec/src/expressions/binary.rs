@@ -443,7 +443,8 @@ impl<'a> DecimalOperand<'a> {
 /// or difference is below `10^(max(p1 - s1, p2 - s2) + s + 1)` and a product (at scale
 /// `s1 + s2`) below `10^(p1 + p2)`. When that bound is at most `10^p` (the SQL result type
 /// was not capped at 38 digits, and no rescaling of a product is needed) the operation can
-/// neither overflow `i128` nor the result precision. TPC-H's `l_extendedprice * (1 -
+/// neither overflow `i128` nor the result precision; when the type was capped, the same is
+/// proved from the inputs' largest magnitudes in the batch. TPC-H's `l_extendedprice * (1 -
 /// l_discount)` is such a case. The results are verified against the bound anyway (a cheap
 /// pass), falling back to the checked path, which reports the error, if an input broke its
 /// declared precision.
@@ -475,12 +476,27 @@ fn decimal_fast_path(
         }
         _ => return Ok(None),
     };
-    if digits > pi || digits > 38 {
-        return Ok(None);
-    }
     let Some(bound) = pow10_i128(pi) else {
         return Ok(None);
     };
+    if digits > pi || digits > 38 {
+        // The result type was capped at 38 digits (as for `price * (1 - discount) * (1 +
+        // tax)` with integer literals): the bound from the types is too wide, but the data's
+        // largest magnitudes may still prove that nothing overflows.
+        let (Some(ma), Some(mb)) = (max_abs(l), max_abs(r)) else {
+            return Ok(None);
+        };
+        let largest = match op {
+            BinaryOp::Multiply => ma.checked_mul(mb),
+            _ => ma
+                .checked_mul(ml as u128)
+                .zip(mb.checked_mul(mr as u128))
+                .and_then(|(x, y)| x.checked_add(y)),
+        };
+        if !largest.is_some_and(|v| v < bound as u128) {
+            return Ok(None);
+        }
+    }
     let out: PrimitiveArray<Decimal128Type> = match (l, r) {
         (DecimalOperand::Array(a), DecimalOperand::Array(b)) => {
             binary(*a, *b, |x, y| f(x, y, ml, mr)).map_err(|e| ExecError::arrow("decimal arithmetic", e))?
@@ -502,6 +518,15 @@ fn decimal_fast_path(
         .with_precision_and_scale(p, s)
         .map_err(|e| ExecError::arrow("decimal arithmetic", e))?;
     Ok(Some(Arc::new(out)))
+}
+
+/// The largest magnitude among an operand's values (NULL slots included, which only makes it
+/// larger); `None` for a NULL scalar.
+fn max_abs(o: &DecimalOperand<'_>) -> Option<u128> {
+    match o {
+        DecimalOperand::Array(a) => Some(a.values().iter().map(|v| v.unsigned_abs()).max().unwrap_or(0)),
+        DecimalOperand::Scalar(v) => v.map(|v| v.unsigned_abs()),
+    }
 }
 
 /// 10^e as an i128, if it fits (e in 0..=38).
@@ -849,6 +874,26 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn capped_decimal_types_take_the_fast_path_only_when_the_data_fits() {
+        // Decimal(38, 2) * Decimal(15, 2): the type is capped, small values still multiply
+        // exactly; a product past 38 digits is still an overflow error.
+        let small = batch(vec![
+            ("a", dec(vec![Some(12_345), None, Some(-99)], 38, 2)),
+            ("b", dec(vec![Some(5), Some(7), Some(100)], 15, 2)),
+        ]);
+        let r = eval(col("a").mul(col("b")), &small).unwrap();
+        assert_eq!(show(&r), ["6.1725", "NULL", "-0.9900"]);
+        let r = eval(col("a").add(col("b")), &small).unwrap();
+        assert_eq!(show(&r), ["123.50", "NULL", "0.01"]);
+        let big = batch(vec![
+            ("a", dec(vec![Some(6 * 10i128.pow(35)), Some(1)], 38, 2)),
+            ("b", dec(vec![Some(10_000), Some(1)], 15, 2)),
+        ]);
+        let err = eval(col("a").mul(col("b")), &big).unwrap_err();
+        assert!(err.to_string().contains("overflow"), "{err}");
     }
 
     #[test]
