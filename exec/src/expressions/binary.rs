@@ -493,7 +493,7 @@ fn decimal_fast_path(
                 .zip(mb.checked_mul(mr as u128))
                 .and_then(|(x, y)| x.checked_add(y)),
         };
-        if !largest.is_some_and(|v| v < bound as u128) {
+        if largest.is_none_or(|v| v >= bound as u128) {
             return Ok(None);
         }
     }
