@@ -395,34 +395,51 @@ fn dictionary_columns(predicates: &[RowPredicate], schema: &Schema) -> BTreeSet<
 }
 
 /// Whether evaluating the pushed filters inside the reader (late materialization) is worth
-/// it: only when the scan outputs a variable-width column (strings, binaries, lists) that no
-/// filter reads, whose decoding the filters can then skip for the rows they drop.
+/// it. Two cases pay:
+/// - the scan outputs a variable-width column (strings, binaries, lists) that no filter reads:
+///   the reader decodes it only for the rows the filters keep;
+/// - a selective filter (estimated to keep under half the rows) reads a variable-width column
+///   the scan does not output (`l_shipmode IN (…)` in TPC-H Q19, `c_mktsegment =
+///   'BUILDING'` in Q3): the reader reads it dictionary-encoded where every row group stores
+///   it so, the filter compares dictionary values, the column is never decoded to strings,
+///   and the other columns only for the rows kept. (Q13's `o_comment NOT LIKE …`, which
+///   keeps almost every row, is left to the `FilterExec`.)
 ///
 /// Otherwise the filters are left to the `FilterExec` above the scan (the scan reports
 /// pushed filters as inexact, so it is always there), which costs nothing extra: with the
 /// reader's row filter, columns that a filter reads and the scan outputs are decoded twice,
 /// and a selection of scattered rows is slow to build and apply. Measured on TPC-H SF 1 (2
 /// subtasks, median of 3 runs of 3): all filters in the reader 4.74 s, none 4.38 s; Q6 0.149
-/// → 0.087 s, Q12 0.206 → 0.161 s, Q15 0.252 → 0.177 s. Of the TPC-H scans, only Q2's scan
-/// of `part` (filters on `p_size` and `p_type`, output `p_mfgr`) keeps the row filter.
-fn late_materialization_pays(predicates: &[RowPredicate], projection: &[usize], schema: &Schema) -> bool {
+/// → 0.087 s, Q12 0.206 → 0.161 s, Q15 0.252 → 0.177 s, while Q3 (0.177 → 0.202 s) lost
+/// what the second case keeps.
+fn late_materialization_pays(
+    predicates: &[RowPredicate],
+    projection: &[usize],
+    schema: &Schema,
+    statistics: &Statistics,
+) -> bool {
+    let variable = |c: usize| {
+        matches!(
+            schema.field(c).data_type(),
+            DataType::Utf8
+                | DataType::LargeUtf8
+                | DataType::Utf8View
+                | DataType::Binary
+                | DataType::LargeBinary
+                | DataType::BinaryView
+                | DataType::List(_)
+                | DataType::LargeList(_)
+                | DataType::Struct(_)
+                | DataType::Map(_, _)
+        )
+    };
     let read_by_filters: BTreeSet<usize> = predicates.iter().flat_map(|p| p.columns.iter().copied()).collect();
-    projection.iter().any(|c| {
-        !read_by_filters.contains(c)
-            && matches!(
-                schema.field(*c).data_type(),
-                DataType::Utf8
-                    | DataType::LargeUtf8
-                    | DataType::Utf8View
-                    | DataType::Binary
-                    | DataType::LargeBinary
-                    | DataType::BinaryView
-                    | DataType::List(_)
-                    | DataType::LargeList(_)
-                    | DataType::Struct(_)
-                    | DataType::Map(_, _)
-            )
-    })
+    let skips_output = projection.iter().any(|&c| !read_by_filters.contains(&c) && variable(c));
+    let selective_on_strings = predicates.iter().any(|p| {
+        p.columns.iter().any(|&c| !projection.contains(&c) && variable(c))
+            && estimated_selectivity(&p.logical, schema, statistics) < 0.5
+    });
+    skips_output || selective_on_strings
 }
 
 /// Orders the filters so that cheap, selective ones run first: later filters decode only the
@@ -489,7 +506,8 @@ fn dictionary_reader_metadata(file: &ParquetFile, columns: &BTreeSet<usize>) -> 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LateMaterialization {
     /// When it pays (`late_materialization_pays`): the scan outputs a variable-width column
-    /// no filter reads. Otherwise the `FilterExec` above the scan filters.
+    /// no filter reads, or a filter reads one the scan does not output. Otherwise the
+    /// `FilterExec` above the scan filters.
     Auto,
     /// Always (every pushed filter that compiles is evaluated in the reader).
     Always,
@@ -558,7 +576,7 @@ impl ParquetScanExec {
             .filter_map(|c| compile_row_predicate(c, &table_schema))
             .collect();
         let row_predicates = if late == LateMaterialization::Always
-            || late_materialization_pays(&row_predicates, &projection, &table_schema)
+            || late_materialization_pays(&row_predicates, &projection, &table_schema, &table.statistics)
         {
             row_predicates
         } else {

@@ -203,6 +203,12 @@ fn row_filter_late_materialization() {
     let r = run(scan.as_ref(), 64).unwrap();
     assert_eq!(r.column_a(0), expect);
     assert_eq!(r.metric("rows_filtered"), 200);
+    // A filter on a string column the scan does not output runs in the reader too.
+    let scan = create_scan(&t, Some(&[0]), &[col("b").eq(lit("s3"))], None, 2, 64).unwrap();
+    let r = run(scan.as_ref(), 64).unwrap();
+    assert_eq!(r.column_a(0), vec![3]);
+    // (Page statistics prune all but one page first.)
+    assert!(r.metric("rows_filtered") > 0);
 }
 
 #[test]
