@@ -1788,6 +1788,22 @@ pub fn split_conjunction(expr: &Expr) -> Vec<&Expr> {
     }
 }
 
+/// Splits a disjunction into its alternatives: `a OR (b OR c)` → `[a, b, c]`.
+pub fn split_disjunction(expr: &Expr) -> Vec<&Expr> {
+    match expr {
+        Expr::Binary {
+            left,
+            op: BinaryOp::Or,
+            right,
+        } => {
+            let mut v = split_disjunction(left);
+            v.extend(split_disjunction(right));
+            v
+        }
+        other => vec![other],
+    }
+}
+
 /// Joins terms with AND; `None` for no terms.
 pub fn conjunction(terms: impl IntoIterator<Item = Expr>) -> Option<Expr> {
     terms.into_iter().reduce(Expr::and)

@@ -22,7 +22,7 @@ use std::sync::Arc;
 use super::utils::{keep_if_equal, map_inputs};
 use super::{OptimizerContext, OptimizerRule};
 use crate::error::Result;
-use crate::expr::{conjunction, split_conjunction, BinaryOp, Expr};
+use crate::expr::{conjunction, split_conjunction, split_disjunction, Expr};
 use crate::plan::{JoinType, LogicalPlan};
 
 /// Single-table predicates implied by disjunctions.
@@ -78,22 +78,6 @@ fn extract(plan: &Arc<LogicalPlan>) -> Result<Arc<LogicalPlan>> {
     map_inputs(&node, extract)
 }
 
-/// The alternatives of a disjunction (nested `OR`s flattened).
-fn split_disjunction(e: &Expr) -> Vec<&Expr> {
-    match e {
-        Expr::Binary {
-            left,
-            op: BinaryOp::Or,
-            right,
-        } => {
-            let mut out = split_disjunction(left);
-            out.extend(split_disjunction(right));
-            out
-        }
-        other => vec![other],
-    }
-}
-
 /// The qualifiers of the columns `e` reads, or `None` if one is unqualified.
 fn relations(e: &Expr) -> Option<BTreeSet<String>> {
     e.column_refs().into_iter().map(|c| c.relation).collect()
@@ -117,9 +101,7 @@ fn implied_by(term: &Expr) -> Vec<Expr> {
         for alternative in &alternatives {
             let mine: Vec<Expr> = split_conjunction(alternative)
                 .into_iter()
-                .filter(|c| {
-                    !c.column_refs().is_empty() && relations(c).is_some_and(|r| r.len() == 1 && r.contains(relation))
-                })
+                .filter(|c| relations(c).is_some_and(|r| r.len() == 1 && r.contains(relation)))
                 .cloned()
                 .collect();
             let Some(part) = conjunction(mine) else {

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use super::utils::{keep_if_equal, map_inputs};
 use super::{OptimizerContext, OptimizerRule};
 use crate::error::Result;
-use crate::expr::{conjunction, split_conjunction, BinaryOp, Expr};
+use crate::expr::{conjunction, split_conjunction, split_disjunction, BinaryOp, Expr};
 use crate::plan::{LogicalPlan, LogicalPlanBuilder, TableScan};
 use crate::scalar::ScalarValue;
 use crate::schema::PlanSchema;
@@ -120,22 +120,6 @@ fn simplify_node_expr(e: Expr, ctx: &OptimizerContext<'_>) -> Expr {
             other => Expr::Not(Box::new(other)),
         },
         other => other,
-    }
-}
-
-/// The disjuncts of `e` (`a OR b OR c` → `[a, b, c]`).
-fn split_disjunction(e: &Expr) -> Vec<&Expr> {
-    match e {
-        Expr::Binary {
-            left,
-            op: BinaryOp::Or,
-            right,
-        } => {
-            let mut v = split_disjunction(left);
-            v.extend(split_disjunction(right));
-            v
-        }
-        other => vec![other],
     }
 }
 

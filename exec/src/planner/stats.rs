@@ -45,15 +45,7 @@ fn type_width(dt: &DataType) -> u64 {
     use DataType::*;
     match dt {
         Null => 0,
-        Boolean | Int8 | UInt8 => 1,
-        Int16 | UInt16 | Float16 => 2,
-        Int32 | UInt32 | Float32 | Date32 | Time32(_) => 4,
-        Int64 | UInt64 | Float64 | Date64 | Time64(_) | Timestamp(_, _) | Duration(_) => 8,
-        Interval(_) => 16,
-        Decimal32(_, _) => 4,
-        Decimal64(_, _) => 8,
-        Decimal128(_, _) => 16,
-        Decimal256(_, _) => 32,
+        Boolean => 1,
         FixedSizeBinary(n) => (*n).max(0) as u64,
         Utf8 | LargeUtf8 | Binary | LargeBinary => VARIABLE_WIDTH + 4,
         Utf8View | BinaryView => VARIABLE_WIDTH + 16,
@@ -61,7 +53,8 @@ fn type_width(dt: &DataType) -> u64 {
         List(f) | LargeList(f) | ListView(f) | LargeListView(f) => 4 + 4 * type_width(f.data_type()),
         FixedSizeList(f, n) => (*n).max(0) as u64 * type_width(f.data_type()),
         Struct(fields) => fields.iter().map(|f| type_width(f.data_type())).sum(),
-        _ => 16,
+        // Numbers, decimals, dates, times, intervals: their fixed width.
+        other => other.primitive_width().map_or(16, |w| w as u64),
     }
 }
 

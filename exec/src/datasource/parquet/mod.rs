@@ -418,21 +418,7 @@ fn late_materialization_pays(
     schema: &Schema,
     statistics: &Statistics,
 ) -> bool {
-    let variable = |c: usize| {
-        matches!(
-            schema.field(c).data_type(),
-            DataType::Utf8
-                | DataType::LargeUtf8
-                | DataType::Utf8View
-                | DataType::Binary
-                | DataType::LargeBinary
-                | DataType::BinaryView
-                | DataType::List(_)
-                | DataType::LargeList(_)
-                | DataType::Struct(_)
-                | DataType::Map(_, _)
-        )
-    };
+    let variable = |c: usize| is_variable_width(schema.field(c).data_type());
     let read_by_filters: BTreeSet<usize> = predicates.iter().flat_map(|p| p.columns.iter().copied()).collect();
     let skips_output = projection.iter().any(|&c| !read_by_filters.contains(&c) && variable(c));
     let selective_on_strings = predicates.iter().any(|p| {
@@ -440,6 +426,19 @@ fn late_materialization_pays(
             && estimated_selectivity(&p.logical, schema, statistics) < 0.5
     });
     skips_output || selective_on_strings
+}
+
+/// Strings, binaries and nested values: the columns whose decoding late materialization saves.
+fn is_variable_width(dt: &DataType) -> bool {
+    matches!(
+        dt,
+        DataType::Utf8
+            | DataType::LargeUtf8
+            | DataType::Utf8View
+            | DataType::Binary
+            | DataType::LargeBinary
+            | DataType::BinaryView
+    ) || dt.is_nested()
 }
 
 /// Orders the filters so that cheap, selective ones run first: later filters decode only the
