@@ -42,15 +42,35 @@ impl MemoryPool {
         self.limit
     }
 
-    /// A reservation of 0 bytes for `owner` (an operator name, for errors).
+    /// A reservation of 0 bytes for `owner` (an operator name, for errors), for state that
+    /// cannot go anywhere else.
     pub fn reservation(self: &Arc<Self>, owner: impl Into<String>) -> MemoryReservation {
         MemoryReservation {
             pool: Arc::clone(self),
             size: 0,
             owner: owner.into(),
+            limit: self.limit,
+        }
+    }
+
+    /// A reservation for state its operator can spill to disk when refused (a sort's
+    /// buffer, a hash join's build side, an aggregate's groups). It is refused once the pool
+    /// would pass `limit - limit / SPILL_HEADROOM_DIVISOR`: the last part of the pool stays for
+    /// operators that cannot spill (a nested-loop join's build side, window state), which
+    /// would otherwise fail whenever spilling operators running beside them had filled the
+    /// pool first.
+    pub fn spillable_reservation(self: &Arc<Self>, owner: impl Into<String>) -> MemoryReservation {
+        MemoryReservation {
+            pool: Arc::clone(self),
+            size: 0,
+            owner: owner.into(),
+            limit: self.limit.map(|l| l - l / SPILL_HEADROOM_DIVISOR),
         }
     }
 }
+
+/// Spillable reservations leave `1 / SPILL_HEADROOM_DIVISOR` of the pool free.
+pub const SPILL_HEADROOM_DIVISOR: usize = 8;
 
 /// Bytes an operator holds, counted in a [`MemoryPool`]; released when dropped.
 ///
@@ -70,6 +90,9 @@ pub struct MemoryReservation {
     pool: Arc<MemoryPool>,
     size: usize,
     owner: String,
+    /// The pool usage past which this reservation is refused (the pool's limit, or less for
+    /// a spillable reservation).
+    limit: Option<usize>,
 }
 
 impl MemoryReservation {
@@ -91,14 +114,15 @@ impl MemoryReservation {
         }
         let grow = bytes - self.size;
         let prev = self.pool.used.fetch_add(grow, Ordering::Relaxed);
-        if let Some(limit) = self.pool.limit {
+        if let Some(limit) = self.limit {
             if prev + grow > limit {
                 self.pool.used.fetch_sub(grow, Ordering::Relaxed);
                 return Err(ExecError::ResourcesExhausted {
                     operator: self.owner.clone(),
                     requested: bytes,
                     used: prev,
-                    limit,
+                    // The configured limit, which is what the user set.
+                    limit: self.pool.limit.unwrap_or(limit),
                 });
             }
         }
@@ -110,5 +134,28 @@ impl MemoryReservation {
 impl Drop for MemoryReservation {
     fn drop(&mut self) {
         self.pool.used.fetch_sub(self.size, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spillable_reservations_leave_headroom_for_the_others() {
+        let pool = MemoryPool::new(Some(800));
+        let mut sort = pool.spillable_reservation("SortExec[0]");
+        // 800 - 800 / 8 = 700 for spillable state.
+        sort.try_resize(700).unwrap();
+        let err = sort.try_resize(701).unwrap_err();
+        assert!(matches!(err, ExecError::ResourcesExhausted { limit: 800, .. }), "{err}");
+        // An operator that cannot spill still gets the rest.
+        let mut nested_loop = pool.reservation("NestedLoopJoinExec[0]");
+        nested_loop.try_resize(100).unwrap();
+        assert!(nested_loop.try_resize(101).is_err());
+        assert_eq!(pool.used(), 800);
+        // Unlimited pools refuse nothing.
+        let free = MemoryPool::new(None);
+        free.spillable_reservation("x").try_resize(usize::MAX / 2).unwrap();
     }
 }

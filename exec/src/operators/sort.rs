@@ -151,9 +151,10 @@ impl SortOperator {
     /// Accounts for `bytes` more buffered bytes; when the pool refuses, spills the buffer
     /// as a sorted run first. A batch that does not fit even alone is kept anyway.
     fn reserve(&mut self, bytes: usize, ctx: &mut OperatorContext) -> Result<()> {
-        let reservation = self
-            .reservation
-            .get_or_insert_with(|| ctx.memory.reservation(format!("SortExec[{}]", ctx.task.subtask)));
+        let reservation = self.reservation.get_or_insert_with(|| {
+            ctx.memory
+                .spillable_reservation(format!("SortExec[{}]", ctx.task.subtask))
+        });
         let wanted = self.buffered_bytes.saturating_add(bytes);
         if reservation.try_resize(wanted).is_ok() {
             self.buffered_bytes = wanted;

@@ -413,7 +413,7 @@ const PARTIAL_PROBE_ROWS: usize = 100_000;
 fn reservation<'a>(slot: &'a mut Option<MemoryReservation>, ctx: &OperatorContext) -> &'a mut MemoryReservation {
     slot.get_or_insert_with(|| {
         ctx.memory
-            .reservation(format!("HashAggregateExec[{}]", ctx.task.subtask))
+            .spillable_reservation(format!("HashAggregateExec[{}]", ctx.task.subtask))
     })
 }
 

@@ -195,8 +195,16 @@ impl HashJoinOperator {
     /// Resizes the build side's reservation to `bytes`.
     fn reserve(&mut self, bytes: usize, ctx: &OperatorContext) -> Result<()> {
         let name = self.name();
+        let spillable = self.cannot_spill().is_none();
         self.reservation
-            .get_or_insert_with(|| ctx.memory.reservation(format!("{name}[{}]", ctx.task.subtask)))
+            .get_or_insert_with(|| {
+                let owner = format!("{name}[{}]", ctx.task.subtask);
+                if spillable {
+                    ctx.memory.spillable_reservation(owner)
+                } else {
+                    ctx.memory.reservation(owner)
+                }
+            })
             .try_resize(bytes)
     }
 
