@@ -5,10 +5,10 @@
 //! Equality is Arrow's `eq` kernel's: floats compare by their bits (NaN equals NaN, -0.0 does
 //! not equal 0.0), timestamps by their instant.
 //!
-//! When every item is a constant (a literal, or a cast of one), the items go into a hash set
-//! once, when the expression is compiled, and each batch probes it with one pass over the
-//! column's values (primitive values by their bits, strings as `&str`), without per-row
-//! allocation. Otherwise every item is evaluated and the `eq` comparisons are combined with
+//! When every item is a constant (a literal, or a cast of one), the items go into a set once,
+//! when the expression is compiled, and each batch probes it with one pass over the column's
+//! values (primitive values by their bits, strings by their bytes), without per-row
+//! allocation. A set of a few items is scanned linearly; a larger one is hashed. Otherwise every item is evaluated and the `eq` comparisons are combined with
 //! Kleene OR.
 
 use std::any::Any;
@@ -256,24 +256,32 @@ impl<T: ArrowNativeType> Hash for NativeKey<T> {
     }
 }
 
+/// How many items are compared one by one rather than hashed: for a handful of items a linear
+/// scan of equal-width compares beats hashing every probed value.
+const LINEAR_ITEMS: usize = 8;
+
 struct PrimitiveSet<T: ArrowPrimitiveType> {
-    values: HashSet<NativeKey<T::Native>>,
+    /// The distinct items, scanned linearly when there are at most [`LINEAR_ITEMS`].
+    items: Vec<NativeKey<T::Native>>,
+    /// The items hashed, when there are more.
+    set: Option<HashSet<NativeKey<T::Native>>>,
 }
 
 impl<T: ArrowPrimitiveType> fmt::Debug for PrimitiveSet<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PrimitiveSet")
             .field("type", &T::DATA_TYPE)
-            .field("len", &self.values.len())
+            .field("len", &self.items.len())
             .finish()
     }
 }
 
 impl<T: ArrowPrimitiveType> PrimitiveSet<T> {
     fn new(items: &PrimitiveArray<T>) -> Self {
-        PrimitiveSet {
-            values: items.iter().flatten().map(NativeKey).collect(),
-        }
+        let set: HashSet<NativeKey<T::Native>> = items.iter().flatten().map(NativeKey).collect();
+        let items: Vec<_> = set.iter().copied().collect();
+        let set = (items.len() > LINEAR_ITEMS).then_some(set);
+        PrimitiveSet { items, set }
     }
 }
 
@@ -283,45 +291,82 @@ impl<T: ArrowPrimitiveType> ProbeSet for PrimitiveSet<T> {
             .as_primitive_opt::<T>()
             .ok_or_else(|| crate::exec_internal!("IN list of {} probed with {}", T::DATA_TYPE, values.data_type()))?;
         let values = values.values();
-        Ok(BooleanBuffer::collect_bool(values.len(), |i| {
-            self.values.contains(&NativeKey(values[i]))
-        }))
+        Ok(match &self.set {
+            Some(set) => BooleanBuffer::collect_bool(values.len(), |i| set.contains(&NativeKey(values[i]))),
+            None => {
+                let items = self.items.as_slice();
+                BooleanBuffer::collect_bool(values.len(), |i| {
+                    let v = NativeKey(values[i]);
+                    items.iter().any(|item| *item == v)
+                })
+            }
+        })
     }
 }
 
+/// String items, looked up by their bytes. A mask of the items' lengths rejects most values
+/// that cannot match before any byte is compared.
 #[derive(Debug)]
 struct StringSet {
-    values: HashSet<String>,
+    /// The distinct items, scanned linearly when there are at most [`LINEAR_ITEMS`].
+    items: Vec<Box<[u8]>>,
+    /// The items hashed, when there are more.
+    set: Option<HashSet<Box<[u8]>>>,
+    /// Bit `n` is set when some item is `n` bytes long; bit 63 stands for 63 bytes or more.
+    lengths: u64,
+}
+
+fn length_bit(len: usize) -> u64 {
+    1 << len.min(63)
 }
 
 impl StringSet {
     fn new(items: &dyn Array) -> Self {
-        let mut values = HashSet::new();
+        let mut set: HashSet<Box<[u8]>> = HashSet::new();
+        let mut add = |v: &str| {
+            set.insert(v.as_bytes().into());
+        };
         match items.data_type() {
-            DataType::Utf8 => values.extend(items.as_string::<i32>().iter().flatten().map(str::to_string)),
-            DataType::LargeUtf8 => values.extend(items.as_string::<i64>().iter().flatten().map(str::to_string)),
-            DataType::Utf8View => values.extend(items.as_string_view().iter().flatten().map(str::to_string)),
+            DataType::Utf8 => items.as_string::<i32>().iter().flatten().for_each(&mut add),
+            DataType::LargeUtf8 => items.as_string::<i64>().iter().flatten().for_each(&mut add),
+            DataType::Utf8View => items.as_string_view().iter().flatten().for_each(&mut add),
             _ => {}
         }
-        StringSet { values }
+        let items: Vec<Box<[u8]>> = set.iter().cloned().collect();
+        let lengths = items.iter().fold(0, |m, v| m | length_bit(v.len()));
+        let set = (items.len() > LINEAR_ITEMS).then_some(set);
+        StringSet { items, set, lengths }
+    }
+
+    #[inline]
+    fn contains_bytes(&self, v: &[u8]) -> bool {
+        if self.lengths & length_bit(v.len()) == 0 {
+            return false;
+        }
+        match &self.set {
+            Some(set) => set.contains(v),
+            None => self.items.iter().any(|item| **item == *v),
+        }
+    }
+
+    fn contains_offsets<O: arrow::array::OffsetSizeTrait>(&self, a: &arrow::array::GenericStringArray<O>) -> BooleanBuffer {
+        let offsets = a.value_offsets();
+        let data = a.value_data();
+        BooleanBuffer::collect_bool(a.len(), |i| {
+            let (start, end) = (offsets[i].as_usize(), offsets[i + 1].as_usize());
+            self.contains_bytes(&data[start..end])
+        })
     }
 }
 
 impl ProbeSet for StringSet {
     fn contains(&self, values: &dyn Array) -> Result<BooleanBuffer> {
-        let set = &self.values;
         Ok(match values.data_type() {
-            DataType::Utf8 => {
-                let a = values.as_string::<i32>();
-                BooleanBuffer::collect_bool(a.len(), |i| set.contains(a.value(i)))
-            }
-            DataType::LargeUtf8 => {
-                let a = values.as_string::<i64>();
-                BooleanBuffer::collect_bool(a.len(), |i| set.contains(a.value(i)))
-            }
+            DataType::Utf8 => self.contains_offsets(values.as_string::<i32>()),
+            DataType::LargeUtf8 => self.contains_offsets(values.as_string::<i64>()),
             DataType::Utf8View => {
                 let a = values.as_string_view();
-                BooleanBuffer::collect_bool(a.len(), |i| set.contains(a.value(i)))
+                BooleanBuffer::collect_bool(a.len(), |i| self.contains_bytes(a.value(i).as_bytes()))
             }
             other => return Err(crate::exec_internal!("IN list of strings probed with {other}")),
         })
@@ -660,6 +705,42 @@ mod tests {
             let b = batch(vec![("a", Arc::clone(&a)), ("c", Arc::clone(&a))]);
             let e = col("a").in_list(vec![col("c")], false);
             assert_eq!(show(eval(e, &b)?.as_ref()), ["true", "true", "NULL", "true"], "{t}");
+        }
+        Ok(())
+    }
+
+    /// Lists of a few items are scanned, longer ones hashed; both answer alike, for strings of
+    /// every length (the length mask folds 63 bytes and more into one bit) and for integers.
+    #[test]
+    fn short_and_long_lists() -> Result<()> {
+        let long = "x".repeat(70);
+        let longer = "x".repeat(71);
+        let words: Vec<String> = (0..12).map(|i| format!("w{i}")).chain([long.clone()]).collect();
+        let probe: ArrayRef = Arc::new(StringArray::from(vec![
+            "w0",
+            "w11",
+            "w12",
+            long.as_str(),
+            longer.as_str(),
+            "",
+            "w",
+        ]));
+        for n in [1, 2, 8, 9, 13] {
+            let items: Vec<&String> = words.iter().rev().take(n).collect();
+            let list = items.iter().map(|w| lit(w.as_str())).collect();
+            let expected: Vec<String> = probe
+                .as_string::<i32>()
+                .iter()
+                .map(|v| items.iter().any(|w| Some(w.as_str()) == v).to_string())
+                .collect();
+            assert!(is_static(&probe, items.iter().map(|w| lit(w.as_str())).collect())?);
+            assert_eq!(in_col(Arc::clone(&probe), list, false)?, expected, "{n} items");
+        }
+        let ints: ArrayRef = Arc::new(Int64Array::from((0..40).collect::<Vec<i64>>()));
+        for n in [1i64, 8, 9, 20] {
+            let list = (0..n).map(|i| lit(i * 3)).collect();
+            let expected: Vec<String> = (0..40).map(|v: i64| (v % 3 == 0 && v / 3 < n).to_string()).collect();
+            assert_eq!(in_col(Arc::clone(&ints), list, false)?, expected, "{n} items");
         }
         Ok(())
     }

@@ -20,6 +20,7 @@ use crate::physical_expr::{ColumnExpr, ColumnarValue, LiteralExpr, PhysicalExpr}
 pub mod binary;
 pub mod case;
 pub mod cast;
+pub mod conjuncts;
 pub mod functions;
 pub mod in_list;
 pub mod like;

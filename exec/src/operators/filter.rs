@@ -1,17 +1,18 @@
-//! `FilterExec`: keeps the rows for which a boolean predicate is true (NULL drops the row),
-//! with Arrow's `filter_record_batch` kernel.
+//! `FilterExec`: keeps the rows for which a boolean predicate is true (NULL drops the row).
+//! The predicate's conjuncts run one at a time, each on the rows the others kept, in an
+//! order learned from the data ([`ConjunctFilter`]).
 
 use std::any::Any;
 use std::sync::Arc;
 
-use arrow::compute::filter_record_batch;
 use arrow::datatypes::{DataType, SchemaRef};
 use arrow::record_batch::RecordBatch;
 use rill_core::error::RillError;
 
 use crate::error::{ExecError, Result};
 use crate::operator::{Operator, OperatorContext, Output};
-use crate::physical_expr::{evaluate_predicate, PhysicalExpr};
+use crate::expressions::conjuncts::ConjunctFilter;
+use crate::physical_expr::PhysicalExpr;
 use crate::plan::{ExecutionPlan, Instance};
 
 /// Keeps the rows of its input for which `predicate` is true.
@@ -70,7 +71,7 @@ impl ExecutionPlan for FilterExec {
 
     fn instantiate(&self, _subtask: usize) -> Result<Instance> {
         Ok(Instance::Operator(Box::new(FilterOperator {
-            predicate: Arc::clone(&self.predicate),
+            filter: ConjunctFilter::new(&self.predicate),
         })))
     }
 
@@ -81,7 +82,7 @@ impl ExecutionPlan for FilterExec {
 
 /// The runtime of [`FilterExec`].
 struct FilterOperator {
-    predicate: Arc<dyn PhysicalExpr>,
+    filter: ConjunctFilter,
 }
 
 impl Operator for FilterOperator {
@@ -95,14 +96,7 @@ impl Operator for FilterOperator {
         if batch.num_rows() == 0 {
             return Ok(());
         }
-        let mask = evaluate_predicate(self.predicate.as_ref(), &batch)?;
-        let selected = mask.true_count();
-        if selected == batch.num_rows() {
-            // `true_count` counts only valid trues, so every row passes.
-            out.push(batch);
-        } else if selected > 0 {
-            let filtered = filter_record_batch(&batch, &mask)
-                .map_err(|e| ExecError::arrow(format!("filter {}", self.predicate), e))?;
+        if let Some(filtered) = self.filter.filter(batch)? {
             out.push(filtered);
         }
         Ok(())
