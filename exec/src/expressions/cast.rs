@@ -266,6 +266,32 @@ impl PhysicalExpr for CastExpr {
     }
 }
 
+/// Whether every value of type `from` converts to `to` exactly.
+pub fn widens_exactly(from: &DataType, to: &DataType) -> bool {
+    use DataType::*;
+    if from == to {
+        return true;
+    }
+    match (from, to) {
+        (Decimal128(p1, s1), Decimal128(p2, s2)) => s2 >= s1 && (*p2 as i16 - *s2 as i16) >= (*p1 as i16 - *s1 as i16),
+        (Int8 | Int16 | Int32 | Int64, Decimal128(p, s)) => {
+            let digits = match from {
+                Int8 => 3,
+                Int16 => 5,
+                Int32 => 10,
+                _ => 19,
+            };
+            *p as i16 - *s as i16 >= digits
+        }
+        (Int8, Int16 | Int32 | Int64) | (Int16, Int32 | Int64) | (Int32, Int64) => true,
+        (UInt8, UInt16 | UInt32 | UInt64 | Int16 | Int32 | Int64) => true,
+        (UInt16, UInt32 | UInt64 | Int32 | Int64) | (UInt32, UInt64 | Int64) => true,
+        (Int8 | Int16 | Int32 | UInt8 | UInt16, Float64) | (Float32, Float64) => true,
+        (Utf8, LargeUtf8 | Utf8View) => true,
+        _ => false,
+    }
+}
+
 /// CAST (`try_cast` false: invalid values are errors) or TRY_CAST (invalid values become NULL).
 ///
 /// Returns `expr` itself when it already has type `to`.

@@ -19,11 +19,10 @@ use std::time::Instant;
 use arrow::array::{Array, BooleanArray, RecordBatch};
 use arrow::buffer::BooleanBuffer;
 use arrow::compute::filter_record_batch;
-use arrow::datatypes::DataType;
 use rill_core::expr::BinaryOp;
 
 use super::binary::BinaryExpr;
-use super::cast::CastExpr;
+use super::cast::{widens_exactly, CastExpr};
 use super::in_list::InListExpr;
 use super::like::LikeExpr;
 use super::unary::{UnaryExpr, UnaryOp};
@@ -183,35 +182,9 @@ pub fn cannot_fail(expr: &dyn PhysicalExpr) -> bool {
     }
     if let Some(c) = any.downcast_ref::<CastExpr>() {
         let from = c.expr().data_type();
-        return (c.is_try_cast() || widens(&from, c.cast_type())) && cannot_fail(c.expr().as_ref());
+        return (c.is_try_cast() || widens_exactly(&from, c.cast_type())) && cannot_fail(c.expr().as_ref());
     }
     false
-}
-
-/// Whether every value of type `from` converts to `to` exactly.
-fn widens(from: &DataType, to: &DataType) -> bool {
-    use DataType::*;
-    if from == to {
-        return true;
-    }
-    match (from, to) {
-        (Decimal128(p1, s1), Decimal128(p2, s2)) => s2 >= s1 && (*p2 as i16 - *s2 as i16) >= (*p1 as i16 - *s1 as i16),
-        (Int8 | Int16 | Int32 | Int64, Decimal128(p, s)) => {
-            let digits = match from {
-                Int8 => 3,
-                Int16 => 5,
-                Int32 => 10,
-                _ => 19,
-            };
-            *p as i16 - *s as i16 >= digits
-        }
-        (Int8, Int16 | Int32 | Int64) | (Int16, Int32 | Int64) | (Int32, Int64) => true,
-        (UInt8, UInt16 | UInt32 | UInt64 | Int16 | Int32 | Int64) => true,
-        (UInt16, UInt32 | UInt64 | Int32 | Int64) | (UInt32, UInt64 | Int64) => true,
-        (Int8 | Int16 | Int32 | UInt8 | UInt16, Float64) | (Float32, Float64) => true,
-        (Utf8, LargeUtf8 | Utf8View) => true,
-        _ => false,
-    }
 }
 
 #[cfg(test)]
@@ -221,7 +194,7 @@ mod tests {
     use super::*;
     use crate::expressions::create_physical_expr;
     use arrow::array::{ArrayRef, Int64Array, StringArray};
-    use arrow::datatypes::{Field, Schema};
+    use arrow::datatypes::{DataType, Field, Schema};
     use rill_core::expr::{col, lit, Expr};
     use rill_core::PlanSchema;
 
@@ -255,8 +228,13 @@ mod tests {
         let (schema, batch) = fixture();
         let predicates = [
             col("a").gt(lit(100i64)).and(col("b").lt(lit(3i64))),
-            col("b").lt(lit(9i64)).and(col("a").gt(lit(5i64))).and(col("s").not_eq(lit("v2"))),
-            col("s").in_list(vec![lit("v1"), lit("v4")], false).and(col("a").is_not_null()),
+            col("b")
+                .lt(lit(9i64))
+                .and(col("a").gt(lit(5i64)))
+                .and(col("s").not_eq(lit("v2"))),
+            col("s")
+                .in_list(vec![lit("v1"), lit("v4")], false)
+                .and(col("a").is_not_null()),
             // Never true: the batch is dropped.
             col("b").gt(lit(100i64)).and(col("a").gt(lit(1i64))),
             // Always true: nothing is dropped.
@@ -315,7 +293,9 @@ mod tests {
             col("a").gt(lit(1i64)).or(col("s").like(lit("v%"))),
             col("s").in_list(vec![lit("x")], true),
             col("a").is_null().not(),
-            col("a").cast_to(DataType::Decimal128(25, 2)).gt(lit(1i64).cast_to(DataType::Decimal128(25, 2))),
+            col("a")
+                .cast_to(DataType::Decimal128(25, 2))
+                .gt(lit(1i64).cast_to(DataType::Decimal128(25, 2))),
         ];
         for e in safe {
             assert!(cannot_fail(compile(e.clone(), &schema).as_ref()), "{e}");

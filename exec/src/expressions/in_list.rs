@@ -295,10 +295,7 @@ impl<T: ArrowPrimitiveType> ProbeSet for PrimitiveSet<T> {
             Some(set) => BooleanBuffer::collect_bool(values.len(), |i| set.contains(&NativeKey(values[i]))),
             None => {
                 let items = self.items.as_slice();
-                BooleanBuffer::collect_bool(values.len(), |i| {
-                    let v = NativeKey(values[i]);
-                    items.iter().any(|item| *item == v)
-                })
+                BooleanBuffer::collect_bool(values.len(), |i| items.contains(&NativeKey(values[i])))
             }
         })
     }
@@ -349,7 +346,10 @@ impl StringSet {
         }
     }
 
-    fn contains_offsets<O: arrow::array::OffsetSizeTrait>(&self, a: &arrow::array::GenericStringArray<O>) -> BooleanBuffer {
+    fn contains_offsets<O: arrow::array::OffsetSizeTrait>(
+        &self,
+        a: &arrow::array::GenericStringArray<O>,
+    ) -> BooleanBuffer {
         let offsets = a.value_offsets();
         let data = a.value_data();
         BooleanBuffer::collect_bool(a.len(), |i| {

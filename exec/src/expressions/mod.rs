@@ -26,6 +26,47 @@ pub mod in_list;
 pub mod like;
 pub mod unary;
 
+/// `CAST(x AS t) op literal`, where the cast only widens `x`'s type and the literal converts to
+/// that type exactly, compares `x` with the converted literal instead: the same answer for
+/// every row without casting the column (TPC-H Q19 compares `l_quantity`, a `DECIMAL(15, 2)`,
+/// with `DECIMAL(21, 2)` bounds). Returns the rewritten comparison, or `None`.
+fn unwrap_widening_cast(
+    left: &Expr,
+    op: rill_core::expr::BinaryOp,
+    right: &Expr,
+    schema: &PlanSchema,
+) -> Result<Option<Expr>> {
+    if !op.is_comparison() {
+        return Ok(None);
+    }
+    let (cast, value, cast_on_left) = match (left, right) {
+        (Expr::Cast { expr, data_type }, Expr::Literal(v)) => ((expr, data_type), v, true),
+        (Expr::Literal(v), Expr::Cast { expr, data_type }) => ((expr, data_type), v, false),
+        _ => return Ok(None),
+    };
+    let (inner, to) = cast;
+    if value.is_null() || value.data_type() != *to {
+        return Ok(None);
+    }
+    let from = inner.get_type(schema)?;
+    if !cast::widens_exactly(&from, to) {
+        return Ok(None);
+    }
+    let Ok(narrowed) = value.cast_to(&from) else {
+        return Ok(None);
+    };
+    if narrowed.is_null() || narrowed.cast_to(to).ok().as_ref() != Some(value) {
+        return Ok(None);
+    }
+    let (l, r) = (inner.as_ref().clone(), Expr::Literal(narrowed));
+    let (left, right) = if cast_on_left { (l, r) } else { (r, l) };
+    Ok(Some(Expr::Binary {
+        left: Box::new(left),
+        op,
+        right: Box::new(right),
+    }))
+}
+
 /// Compiles `expr` against the schema of the batches it will be evaluated on.
 pub fn create_physical_expr(expr: &Expr, schema: &PlanSchema) -> Result<Arc<dyn PhysicalExpr>> {
     let compile = |e: &Expr| create_physical_expr(e, schema);
@@ -34,6 +75,9 @@ pub fn create_physical_expr(expr: &Expr, schema: &PlanSchema) -> Result<Arc<dyn 
         Expr::Literal(v) => Ok(Arc::new(LiteralExpr::new(v.clone()))),
         Expr::Alias { expr, .. } => compile(expr),
         Expr::Binary { left, op, right } => {
+            if let Some(unwrapped) = unwrap_widening_cast(left, *op, right, schema)? {
+                return compile(&unwrapped);
+            }
             let lt = left.get_type(schema)?;
             let rt = right.get_type(schema)?;
             let sig = types::binary_signature(*op, &lt, &rt).ok_or_else(|| {
@@ -241,5 +285,77 @@ pub(crate) mod test_util {
                 Err(e) => format!("<{e}>"),
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::test_util::{batch, show};
+    use super::*;
+    use arrow::array::{Decimal128Array, Int32Array};
+    use arrow::datatypes::DataType;
+    use rill_core::expr::{col, lit};
+
+    fn compile_on(expr: &Expr, b: &arrow::record_batch::RecordBatch) -> (String, Vec<String>) {
+        let schema = PlanSchema::from_arrow(None, b.schema());
+        let e = create_physical_expr(expr, &schema).unwrap();
+        let out = e.evaluate(b).unwrap().into_array(b.num_rows()).unwrap();
+        (e.to_string(), show(out.as_ref()))
+    }
+
+    /// A comparison of a widened column with a literal compares the column itself when the
+    /// literal fits the column's type, with the same answers; otherwise the cast stays.
+    #[test]
+    fn widening_casts_in_comparisons_are_unwrapped() {
+        let q = Decimal128Array::from(vec![Some(100), Some(1050), None, Some(3000)])
+            .with_precision_and_scale(15, 2)
+            .unwrap();
+        let i = Int32Array::from(vec![Some(1), Some(10), None, Some(-4)]);
+        let b = batch(vec![("q", Arc::new(q)), ("i", Arc::new(i))]);
+        let wide = DataType::Decimal128(21, 2);
+        let dec = |v: i128, p: u8, s: i8| Expr::Literal(ScalarValue::Decimal128(Some(v), p, s));
+        let cases = [
+            // (expression, unwrapped?, answers)
+            (
+                col("q").cast_to(wide.clone()).gt_eq(dec(1050, 21, 2)),
+                true,
+                ["false", "true", "NULL", "true"],
+            ),
+            (
+                dec(1050, 21, 2).lt(col("q").cast_to(wide.clone())),
+                true,
+                ["false", "false", "NULL", "true"],
+            ),
+            (
+                col("i").cast_to(DataType::Int64).eq(lit(10i64)),
+                true,
+                ["false", "true", "NULL", "false"],
+            ),
+            // 10^16 does not fit DECIMAL(15, 2): the cast stays.
+            (
+                col("q").cast_to(wide.clone()).lt(dec(10i128.pow(18), 21, 2)),
+                false,
+                ["true", "true", "NULL", "true"],
+            ),
+            // 10.505 needs a third decimal: the cast stays.
+            (
+                col("q").cast_to(DataType::Decimal128(21, 3)).gt(dec(10505, 21, 3)),
+                false,
+                ["false", "false", "NULL", "true"],
+            ),
+            // A narrowing cast stays.
+            (
+                col("i").cast_to(DataType::Int8).eq(lit(10i8)),
+                false,
+                ["false", "true", "NULL", "false"],
+            ),
+        ];
+        for (e, unwrapped, answers) in cases {
+            let (shown, values) = compile_on(&e, &b);
+            assert_eq!(!shown.contains("CAST"), unwrapped, "{e} compiled to {shown}");
+            assert_eq!(values, answers, "{e}");
+        }
     }
 }

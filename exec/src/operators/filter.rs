@@ -10,8 +10,8 @@ use arrow::record_batch::RecordBatch;
 use rill_core::error::RillError;
 
 use crate::error::{ExecError, Result};
-use crate::operator::{Operator, OperatorContext, Output};
 use crate::expressions::conjuncts::ConjunctFilter;
+use crate::operator::{Operator, OperatorContext, Output};
 use crate::physical_expr::PhysicalExpr;
 use crate::plan::{ExecutionPlan, Instance};
 

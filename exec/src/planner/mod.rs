@@ -47,7 +47,10 @@ use rill_core::expr::{Expr, SortExpr};
 use rill_core::plan::{LogicalPlan, SinkSpec, WindowSpec};
 use rill_core::{JoinType, PlanSchema, SessionConfig};
 
-use crate::datasource::{create_scan, MemoryExec};
+use crate::datasource::parquet::{filters_exactly, late_materialization_pays_for};
+use crate::datasource::{
+    create_filtered_scan, create_scan, LateMaterialization, MemoryExec, ParquetScanExec, ParquetTable,
+};
 use crate::error::{ExecError, Result};
 use crate::exec_internal;
 use crate::expressions::create_physical_expr;
@@ -206,11 +209,90 @@ fn create_sink(input: Arc<dyn ExecutionPlan>, sink: &SinkSpec) -> Arc<dyn Execut
     }
 }
 
+/// A physical plan and the logical schema its output is described by.
+type PlannedInput = (Arc<dyn ExecutionPlan>, Arc<PlanSchema>);
+
 fn exchange(input: Arc<dyn ExecutionPlan>, partitioning: Partitioning, parallelism: usize) -> Arc<dyn ExecutionPlan> {
     Arc::new(ExchangeExec::new(input, partitioning, parallelism))
 }
 
 impl Planner<'_> {
+    /// A filter over a table scan, under a projection that reads the columns `exprs` read.
+    /// The scan is told which of its columns are needed after the filter, so it can evaluate
+    /// the filter while reading and skip decoding the rest for the rows it drops (see
+    /// [`create_filtered_scan`]). When the reader evaluates every conjunct exactly, the filter
+    /// node is left out and the scan outputs only the needed columns: those only the filter
+    /// reads are never decoded beyond it. Returns the plan and the schema `exprs` are to be
+    /// compiled against, or `None` when `input` is not a filter over a scan.
+    fn plan_filtered_scan(&self, input: &LogicalPlan, exprs: &[Expr]) -> Result<Option<PlannedInput>> {
+        let LogicalPlan::Filter {
+            input: scan_plan,
+            predicate,
+        } = input
+        else {
+            return Ok(None);
+        };
+        let LogicalPlan::TableScan(scan) = scan_plan.as_ref() else {
+            return Ok(None);
+        };
+        let scan_schema = scan_plan.schema();
+        let table_index = |i: usize| scan.projection.as_ref().map_or(i, |p| p[i]);
+        let mut read = std::collections::BTreeSet::new();
+        for e in exprs {
+            for c in e.column_refs() {
+                read.insert(scan_schema.index_of(&c)?);
+            }
+        }
+        let needed: Vec<usize> = read.iter().map(|&i| table_index(i)).collect();
+        if let Some(table) = scan.source.as_any().downcast_ref::<ParquetTable>() {
+            let conjuncts: Vec<Expr> = rill_core::expr::split_conjunction(predicate)
+                .into_iter()
+                .cloned()
+                .collect();
+            let mut filters = scan.filters.clone();
+            filters.extend(conjuncts.iter().filter(|c| !scan.filters.contains(c)).cloned());
+            if !needed.is_empty()
+                && late_materialization_pays_for(table, &filters, &needed)
+                && filters_exactly(table, &conjuncts)
+            {
+                let child = ParquetScanExec::try_new_with(
+                    table.clone(),
+                    Some(&needed),
+                    &filters,
+                    scan.fetch,
+                    self.partitions(),
+                    self.config.batch_size,
+                    LateMaterialization::Always,
+                )?;
+                let schema = PlanSchema::new(
+                    read.iter()
+                        .map(|&i| {
+                            (
+                                scan_schema.qualifier(i).map(str::to_string),
+                                Arc::clone(&scan_schema.fields()[i]),
+                            )
+                        })
+                        .collect(),
+                );
+                return Ok(Some((Arc::new(child), Arc::new(schema))));
+            }
+        }
+        let child = create_filtered_scan(
+            &scan.source,
+            scan.projection.as_deref(),
+            &scan.filters,
+            scan.fetch,
+            self.partitions(),
+            self.config.batch_size,
+            &needed,
+        )?;
+        let predicate = create_physical_expr(predicate, scan_schema)?;
+        Ok(Some((
+            Arc::new(FilterExec::try_new(predicate, child)?),
+            Arc::clone(scan_schema),
+        )))
+    }
+
     fn partitions(&self) -> usize {
         self.config.target_partitions.max(1)
     }
@@ -248,11 +330,14 @@ impl Planner<'_> {
                 self.config.batch_size,
             ),
             LogicalPlan::Projection { input, exprs, schema } => {
-                let child = self.plan(input)?;
+                let (child, child_schema) = match self.plan_filtered_scan(input, exprs)? {
+                    Some(planned) => planned,
+                    None => (self.plan(input)?, Arc::clone(input.schema())),
+                };
                 let mut exprs = exprs
                     .iter()
                     .zip(schema.fields())
-                    .map(|(e, f)| Ok((create_physical_expr(e, input.schema())?, f.name().clone())))
+                    .map(|(e, f)| Ok((create_physical_expr(e, &child_schema)?, f.name().clone())))
                     .collect::<Result<Vec<_>>>()?;
                 let child_schema = child.schema();
                 if is_changelog(&child_schema) {

@@ -9,6 +9,7 @@ mod coprocess;
 mod dataset_api;
 mod datastream_api;
 mod nexmark;
+mod parquet_scan;
 mod runtime;
 mod sinks;
 mod slt;

@@ -381,7 +381,7 @@ fn dictionary_columns(predicates: &[RowPredicate], schema: &Schema) -> BTreeSet<
     let mut candidates = BTreeSet::new();
     let mut excluded = BTreeSet::new();
     for p in predicates {
-        let simple = column_comparison(&p.logical).is_some();
+        let simple = column_comparison(&p.logical).is_some() || is_column_in_literals(&p.logical);
         for &c in &p.columns {
             let string = matches!(schema.field(c).data_type(), DataType::Utf8 | DataType::LargeUtf8);
             if simple && string {
@@ -392,6 +392,23 @@ fn dictionary_columns(predicates: &[RowPredicate], schema: &Schema) -> BTreeSet<
         }
     }
     candidates.difference(&excluded).copied().collect()
+}
+
+/// `column [NOT] IN (literal, …)`, which the IN list evaluates once per dictionary value.
+fn is_column_in_literals(expr: &Expr) -> bool {
+    matches!(expr, Expr::InList { expr, list, .. }
+        if matches!(expr.as_ref(), Expr::Column(_)) && list.iter().all(|i| matches!(i, Expr::Literal(_))))
+}
+
+/// Whether the reader evaluates each of `conjuncts` exactly under
+/// [`LateMaterialization::Always`]: each compiles over the table's columns and cannot fail
+/// (an error inside the reader could not name the filter). A plan may then leave out the
+/// filter above the scan, and the columns only the filter reads.
+pub fn filters_exactly(table: &ParquetTable, conjuncts: &[Expr]) -> bool {
+    conjuncts.iter().all(|c| {
+        compile_row_predicate(c, &table.schema)
+            .is_some_and(|p| crate::expressions::conjuncts::cannot_fail(p.expr.as_ref()))
+    })
 }
 
 /// Whether evaluating the pushed filters inside the reader (late materialization) is worth
@@ -426,6 +443,20 @@ fn late_materialization_pays(
             && estimated_selectivity(&p.logical, schema, statistics) < 0.5
     });
     skips_output || selective_on_strings
+}
+
+/// Whether [`LateMaterialization::Always`] pays for a scan of `table` with `filters` whose
+/// consumer needs only the `needed` columns (table indices) of the rows that pass them: the
+/// columns the filters alone read need not be decoded for the rows they drop. The planner asks
+/// this for a projection over a filter over a scan, where the scan must output the filters'
+/// columns but nothing above the filter reads them.
+pub fn late_materialization_pays_for(table: &ParquetTable, filters: &[Expr], needed: &[usize]) -> bool {
+    let predicates: Vec<RowPredicate> = filters
+        .iter()
+        .flat_map(|f| rill_core::expr::split_conjunction(f).into_iter().cloned())
+        .filter_map(|c| compile_row_predicate(&c, &table.schema))
+        .collect();
+    !predicates.is_empty() && late_materialization_pays(&predicates, needed, &table.schema, &table.statistics)
 }
 
 /// Strings, binaries and nested values: the columns whose decoding late materialization saves.
@@ -686,6 +717,9 @@ impl ExecutionPlan for ParquetScanExec {
             ", row_groups_pruned={}/{}",
             self.row_groups_pruned, self.row_groups_total
         ));
+        if !self.row_predicates.is_empty() {
+            s.push_str(", filtered_while_reading");
+        }
         if let Some(n) = self.fetch {
             s.push_str(&format!(", fetch={n}"));
         }
