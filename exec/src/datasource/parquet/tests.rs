@@ -416,3 +416,59 @@ fn string_filters_on_dictionary_columns() {
         }
     }
 }
+
+/// String columns stored dictionary-encoded with a small dictionary get their distinct count
+/// from the dictionaries of sampled row groups; others stay unknown.
+#[test]
+fn distinct_counts_from_small_dictionaries() {
+    let dir = tempfile::tempdir().unwrap();
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("few", DataType::Utf8, true),
+        Field::new("many", DataType::Utf8, false),
+        Field::new("plain", DataType::Utf8, false),
+        Field::new("n", DataType::Int64, false),
+    ]));
+    let write = |name: &str, start: i64| {
+        let props = WriterProperties::builder()
+            .set_max_row_group_row_count(Some(4000))
+            .set_column_dictionary_enabled("plain".into(), false)
+            .build();
+        let path = dir.path().join(name);
+        let mut w =
+            parquet::arrow::ArrowWriter::try_new(File::create(&path).unwrap(), Arc::clone(&schema), Some(props))
+                .unwrap();
+        let rows: Vec<i64> = (start..start + 12_000).collect();
+        // Seven words and NULLs; the last row group of the second file sees an eighth word.
+        let few: Vec<Option<String>> = rows
+            .iter()
+            .map(|i| match i % 9 {
+                8 => None,
+                7 if *i >= 20_000 => Some("eighth".to_string()),
+                k => Some(format!("word{}", k % 7)),
+            })
+            .collect();
+        let many: Vec<String> = rows
+            .iter()
+            .map(|i| format!("a longer distinct value {i:>12}"))
+            .collect();
+        let batch = RecordBatch::try_new(
+            Arc::clone(&schema),
+            vec![
+                Arc::new(StringArray::from(few)),
+                Arc::new(StringArray::from(many.clone())),
+                Arc::new(StringArray::from(many)),
+                Arc::new(Int64Array::from(rows)),
+            ],
+        )
+        .unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+    };
+    write("a.parquet", 0);
+    write("b.parquet", 12_000);
+    let table = open(&format!("{}/*.parquet", dir.path().display())).unwrap();
+    let distinct: Vec<Option<u64>> = table.statistics().columns.iter().map(|c| c.distinct_count).collect();
+    // `few`: seven words, eight in the last row group (sampled); `many` has a dictionary
+    // larger than the limit; `plain` has none; integers are not counted this way.
+    assert_eq!(distinct, vec![Some(8), None, None, None]);
+}
