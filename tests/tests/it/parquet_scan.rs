@@ -70,6 +70,7 @@ fn filters_read_with_the_scan_give_the_in_memory_answers() {
             "SELECT count(*), sum(v) FROM {} WHERE s IN ('AIR', 'MAIL') AND t LIKE 'text 1%'",
             Reader,
         ),
+        ("SELECT v, count(*) FROM {} WHERE s = 'MAIL' GROUP BY v", Reader),
         // A conjunct that can fail stays in the filter node, after the others.
         (
             "SELECT k FROM {} WHERE s = 'TRUCK' AND 1000 / (v + 1) > 20",
