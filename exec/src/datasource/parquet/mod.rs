@@ -144,6 +144,8 @@ fn compute_statistics(files: &[ParquetFile], schema: &Schema) -> Statistics {
         .sum();
     let total_bytes = files.iter().map(|f| f.size).sum();
     let mut columns = Vec::with_capacity(schema.fields().len());
+    // Integer columns whose row groups cover ascending, disjoint ranges (a clustered key).
+    let mut clustered = BTreeSet::new();
     for field in schema.fields() {
         let mut mins: Vec<ArrayRef> = Vec::new();
         let mut maxes: Vec<ArrayRef> = Vec::new();
@@ -180,6 +182,13 @@ fn compute_statistics(files: &[ParquetFile], schema: &Schema) -> Statistics {
             let refs: Vec<&dyn Array> = arrays.iter().map(|a| a.as_ref()).collect();
             arrow::compute::concat(&refs).ok()
         };
+        if exact && !mins.is_empty() && is_key_like(field.data_type()) {
+            if let (Some(lo), Some(hi)) = (concat(&mins), concat(&maxes)) {
+                if ascending_disjoint_ranges(&lo, &hi) {
+                    clustered.insert(columns.len());
+                }
+            }
+        }
         let (min, max) = if exact && !mins.is_empty() {
             (
                 concat(&mins).and_then(|a| extreme(&a, false)),
@@ -195,12 +204,25 @@ fn compute_statistics(files: &[ParquetFile], schema: &Schema) -> Statistics {
             distinct_count: None,
         });
     }
+    let chunks: u64 = files
+        .iter()
+        .map(|f| f.metadata.metadata().num_row_groups() as u64)
+        .sum();
     for (i, field) in schema.fields().iter().enumerate() {
         if matches!(
             field.data_type(),
             DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
         ) {
-            columns[i].distinct_count = dictionary_distinct_count(files, i);
+            // A small domain: every chunk holds most of it, the largest count is the estimate.
+            let counts = dictionary_sizes(files, i, SMALL_DICTIONARY_BYTES);
+            columns[i].distinct_count = counts.and_then(|c| c.into_iter().max());
+        } else if clustered.contains(&i) {
+            // A clustered key: chunks hold disjoint values, so the counts add up.
+            let counts = dictionary_sizes(files, i, KEY_DICTIONARY_BYTES);
+            columns[i].distinct_count = counts.filter(|c| !c.is_empty()).map(|c| {
+                let mean = c.iter().sum::<u64>() as f64 / c.len() as f64;
+                ((mean * chunks as f64) as u64).min(num_rows)
+            });
         }
     }
     Statistics {
@@ -210,19 +232,49 @@ fn compute_statistics(files: &[ParquetFile], schema: &Schema) -> Statistics {
     }
 }
 
-/// The compressed size of the largest dictionary page [`dictionary_distinct_count`] reads.
+/// The compressed size of the largest string dictionary page [`dictionary_sizes`] reads for
+/// a distinct count (larger ones belong to high-cardinality columns, which a sample of row
+/// groups would undercount).
 const SMALL_DICTIONARY_BYTES: i64 = 64 * 1024;
 
-/// An estimate of the distinct values of string column `column` from the dictionaries of a
-/// few row groups (the first, a middle and the last one). Where each sampled chunk stores every
-/// data page dictionary-encoded, its dictionary holds exactly the chunk's distinct values; the
-/// estimate is the largest such count. `None` when a sampled chunk is not fully
-/// dictionary-encoded, or its dictionary page is large (a high-cardinality column, whose count
-/// a sample would underestimate). Filters on low-cardinality strings (`o_orderstatus = 'F'`,
-/// `n_name = 'SAUDI ARABIA'`) then get a selectivity of one over the count instead of a
-/// default, which orders joins (TPC-H Q21 joins `lineitem` with the one nation's suppliers
-/// before `orders`).
-fn dictionary_distinct_count(files: &[ParquetFile], column: usize) -> Option<u64> {
+/// The same for a clustered integer key, whose count is the sum over row groups.
+const KEY_DICTIONARY_BYTES: i64 = 1024 * 1024;
+
+/// Integer-like types whose row-group ranges can show a clustered key.
+fn is_key_like(t: &DataType) -> bool {
+    matches!(t, DataType::Int32 | DataType::Int64 | DataType::Date32)
+}
+
+/// Whether row group `i` covers `[lo[i], hi[i]]`, every range above the one before it (or
+/// sharing only its last value: the rows of one key may straddle two row groups).
+fn ascending_disjoint_ranges(lo: &ArrayRef, hi: &ArrayRef) -> bool {
+    let as_i64 = |a: &ArrayRef| -> Option<Vec<i64>> {
+        let a = arrow::compute::cast(a, &DataType::Int64).ok()?;
+        (a.null_count() == 0).then(|| {
+            arrow::array::AsArray::as_primitive::<arrow::datatypes::Int64Type>(&a)
+                .values()
+                .to_vec()
+        })
+    };
+    let (Some(lo), Some(hi)) = (as_i64(lo), as_i64(hi)) else {
+        return false;
+    };
+    lo.len() > 1
+        && lo.iter().zip(&hi).all(|(l, h)| l <= h)
+        && hi.iter().zip(lo.iter().skip(1)).all(|(h, next)| next >= h)
+}
+
+/// The dictionary sizes of column `column` in a few row groups (the first, a middle and the
+/// last one). Where a chunk stores every data page dictionary-encoded, its dictionary holds
+/// exactly the chunk's distinct values. `None` when a sampled chunk is not fully
+/// dictionary-encoded or its dictionary page is over `max_bytes` compressed.
+///
+/// These give distinct counts the footer does not: filters on low-cardinality strings
+/// (`o_orderstatus = 'F'`, `n_name = 'SAUDI ARABIA'`) get a selectivity of one over the
+/// count instead of a default, which orders joins (TPC-H Q21 joins `lineitem` with the one
+/// nation's suppliers before `orders`), and a clustered key (`l_orderkey`, about four rows per
+/// value) is not taken for unique, which sizes aggregates and picks build sides (Q18).
+fn dictionary_sizes(files: &[ParquetFile], column: usize, max_bytes: i64) -> Option<Vec<u64>> {
     use parquet::basic::Encoding;
     use parquet::column::page::{Page, PageReader};
     use parquet::file::serialized_reader::SerializedPageReader;
@@ -235,7 +287,7 @@ fn dictionary_distinct_count(files: &[ParquetFile], column: usize) -> Option<u64
     let (first, last) = (chunks.first()?, chunks.last()?);
     let mut sample = vec![*first, chunks[chunks.len() / 2], *last];
     sample.dedup();
-    let mut distinct = 0u64;
+    let mut sizes = Vec::with_capacity(sample.len());
     for (f, rg) in sample {
         let file = &files[f];
         let md = file.metadata.metadata();
@@ -250,18 +302,18 @@ fn dictionary_distinct_count(files: &[ParquetFile], column: usize) -> Option<u64
         let all_dictionary = chunk
             .page_encoding_stats_mask()
             .is_some_and(|m| m.is_only(Encoding::RLE_DICTIONARY) || m.is_only(Encoding::PLAIN_DICTIONARY));
-        if !all_dictionary || chunk.data_page_offset() - dictionary_offset > SMALL_DICTIONARY_BYTES {
+        if !all_dictionary || chunk.data_page_offset() - dictionary_offset > max_bytes {
             return None;
         }
         let reader = File::open(&file.path).ok()?;
         let rows = usize::try_from(row_group.num_rows()).ok()?;
         let mut pages = SerializedPageReader::new(Arc::new(reader), chunk, rows, None).ok()?;
         match pages.get_next_page().ok()?? {
-            Page::DictionaryPage { num_values, .. } => distinct = distinct.max(u64::from(num_values)),
+            Page::DictionaryPage { num_values, .. } => sizes.push(u64::from(num_values)),
             _ => return None,
         }
     }
-    Some(distinct)
+    Some(sizes)
 }
 
 impl TableSource for ParquetTable {

@@ -417,8 +417,9 @@ fn string_filters_on_dictionary_columns() {
     }
 }
 
-/// String columns stored dictionary-encoded with a small dictionary get their distinct count
-/// from the dictionaries of sampled row groups; others stay unknown.
+/// String columns stored dictionary-encoded with a small dictionary, and clustered integer
+/// keys, get their distinct count from the dictionaries of sampled row groups; others stay
+/// unknown.
 #[test]
 fn distinct_counts_from_small_dictionaries() {
     let dir = tempfile::tempdir().unwrap();
@@ -427,6 +428,7 @@ fn distinct_counts_from_small_dictionaries() {
         Field::new("many", DataType::Utf8, false),
         Field::new("plain", DataType::Utf8, false),
         Field::new("n", DataType::Int64, false),
+        Field::new("key", DataType::Int64, false),
     ]));
     let write = |name: &str, start: i64| {
         let props = WriterProperties::builder()
@@ -457,7 +459,10 @@ fn distinct_counts_from_small_dictionaries() {
                 Arc::new(StringArray::from(few)),
                 Arc::new(StringArray::from(many.clone())),
                 Arc::new(StringArray::from(many)),
-                Arc::new(Int64Array::from(rows)),
+                // Unclustered: every row group spans the whole range.
+                Arc::new(Int64Array::from_iter_values(rows.iter().map(|i| i * 7919 % 24_000))),
+                // Clustered: ascending, four rows per value, so 6,000 values.
+                Arc::new(Int64Array::from_iter_values(rows.iter().map(|i| i / 4))),
             ],
         )
         .unwrap();
@@ -469,6 +474,7 @@ fn distinct_counts_from_small_dictionaries() {
     let table = open(&format!("{}/*.parquet", dir.path().display())).unwrap();
     let distinct: Vec<Option<u64>> = table.statistics().columns.iter().map(|c| c.distinct_count).collect();
     // `few`: seven words, eight in the last row group (sampled); `many` has a dictionary
-    // larger than the limit; `plain` has none; integers are not counted this way.
-    assert_eq!(distinct, vec![Some(8), None, None, None]);
+    // larger than the limit; `plain` has none; `n`'s row groups overlap; `key` is clustered:
+    // 1,000 values per row group, six row groups.
+    assert_eq!(distinct, vec![Some(8), None, None, None, Some(6_000)]);
 }
