@@ -399,6 +399,57 @@ fn multi_column_string_keys() {
     assert_eq!(rows(&two), rows(&out));
 }
 
+#[test]
+fn short_string_keys_then_longer_ones_in_a_later_batch() {
+    // Two one-character keys (TPC-H Q1's flags) are packed; a later batch with a string too
+    // long for its slot moves the groups to the row format, keeping the sums of earlier rows.
+    let mk = |a: Vec<Option<&str>>, b: Vec<&str>, v: Vec<i64>| {
+        batch(vec![
+            ("f", Arc::new(StringArray::from(a)) as ArrayRef),
+            ("s", Arc::new(StringViewArray::from(b)) as ArrayRef),
+            ("v", Arc::new(Int64Array::from(v)) as ArrayRef),
+        ])
+    };
+    let b1 = mk(
+        vec![Some("A"), Some("N"), Some("R"), Some("N"), None, Some("A")],
+        vec!["F", "O", "F", "F", "O", "F"],
+        vec![1, 2, 3, 4, 5, 6],
+    );
+    let b2 = mk(
+        vec![Some("A"), Some("N"), Some("a longer flag\0"), None],
+        vec!["F", "O", "F", "O"],
+        vec![10, 20, 30, 40],
+    );
+    let b3 = mk(
+        vec![Some("R"), Some("")],
+        vec!["F", "a string view of more than 12 bytes"],
+        vec![100, 200],
+    );
+    let schema = b1.schema();
+    let keys = || vec![key(&schema, "f"), key(&schema, "s")];
+    let aggs = || vec![agg(F::Sum, vec![col(&schema, "v")], "s_v"), agg(F::Count, vec![], "c")];
+    let batches = [b1, b2, b3];
+    let out = run(&single(keys(), aggs(), &schema), &batches).unwrap();
+    assert_eq!(out[0].column(0).data_type(), &DataType::Utf8);
+    assert_eq!(out[0].column(1).data_type(), &DataType::Utf8View);
+    let expected: Vec<String> = [
+        "A|F|17|3",
+        "N|O|22|2",
+        "R|F|103|2",
+        "N|F|4|1",
+        "NULL|O|45|2",
+        "a longer flag\0|F|30|1",
+        "|a string view of more than 12 bytes|200|1",
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect::<Vec<_>>()
+    .tap_sort();
+    assert_eq!(rows(&out), expected);
+    let two = two_phase(keys(), aggs(), &schema, &batches).unwrap();
+    assert_eq!(rows(&two), expected);
+}
+
 trait TapSort {
     fn tap_sort(self) -> Self;
 }
@@ -921,7 +972,7 @@ fn spill_aggs(schema: &SchemaRef) -> Vec<AggregateCall> {
 }
 
 /// The key sets the spill tests group by: one Int64 column (the primitive table), and a
-/// string and an Int64 column (the row table).
+/// string and an Int64 column (the packed table).
 fn spill_keys(schema: &SchemaRef) -> Vec<Vec<(Arc<dyn PhysicalExpr>, String)>> {
     vec![vec![key(schema, "k")], vec![key(schema, "g"), key(schema, "k")]]
 }
