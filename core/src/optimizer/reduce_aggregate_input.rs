@@ -38,11 +38,6 @@ pub const MAX_REDUCER_ROWS: f64 = 1_000_000.0;
 /// 654 k rows, 543 k groups) to the few thousand line items of those parts.
 pub const MIN_REDUCTION: f64 = 4.0;
 
-/// How many times smaller than the aggregate's input the reducing side must be estimated. A
-/// row costs an aggregate more than a probe of the semi join, so a fourth pays: TPC-H Q20's
-/// partsupp rows of `forest%` parts (estimated 73 k) reduce a year of `lineitem` (estimated
-/// 654 k rows, 543 k groups) to the 5 k line items of those parts.
-
 /// Semi-join reduction of aggregates joined with a small input.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct ReduceAggregateInput;
