@@ -30,6 +30,11 @@ use tokio::task::JoinSet;
 
 use crate::error::{Result, SchedulerError};
 
+/// The capacity, in elements, of the channels out of a vertex with several consumers: large
+/// enough never to fill (the channel allocates as it fills). The planner shares only subplans
+/// estimated small, so the buffered output stays small.
+const SHARED_CHANNEL_CAPACITY: usize = 1 << 20;
+
 /// Merged metrics per plan node id.
 pub type JobMetrics = HashMap<usize, OperatorMetrics>;
 
@@ -86,10 +91,20 @@ impl MiniCluster {
             .iter()
             .map(|v| (0..v.parallelism).map(|_| Vec::new()).collect())
             .collect();
-        let mut outputs: Vec<Option<Vec<OutputWriter>>> = (0..n).map(|_| None).collect();
+        // Per vertex: per consuming edge, one writer per subtask.
+        let mut outputs: Vec<Vec<Vec<OutputWriter>>> = (0..n).map(|_| Vec::new()).collect();
+        let consumers = graph.consumers();
         for v in &graph.vertices {
             for (port, edge) in v.inputs.iter().enumerate() {
                 let up = &graph.vertices[edge.from];
+                // A shared vertex's consumers may read at different times (one waiting for a
+                // join's build side that another one feeds): its output is buffered rather than
+                // back-pressured, or the slower consumer would stall the other.
+                let capacity = if consumers[edge.from] > 1 {
+                    SHARED_CHANNEL_CAPACITY
+                } else {
+                    capacity
+                };
                 let mut writers = Vec::with_capacity(up.parallelism);
                 if matches!(edge.partitioning, Partitioning::Forward) {
                     for (s, task_inputs) in inputs[v.id].iter_mut().enumerate().take(up.parallelism) {
@@ -115,17 +130,36 @@ impl MiniCluster {
                         writers.push(OutputWriter::new(p, row));
                     }
                 }
-                outputs[edge.from] = Some(writers);
+                outputs[edge.from].push(writers);
             }
         }
         let root = &graph.vertices[graph.root];
         let (result_tx, result_rx) = mpsc::channel(capacity.max(root.parallelism));
-        outputs[graph.root] = Some(
+        outputs[graph.root].push(
             (0..root.parallelism)
                 .map(|s| OutputWriter::new(Partitioner::new(Partitioning::Single, 1, s), vec![result_tx.clone()]))
                 .collect(),
         );
         drop(result_tx);
+        // Each subtask's writer: all its vertex's consuming edges.
+        let outputs: Vec<Option<Vec<OutputWriter>>> = outputs
+            .into_iter()
+            .zip(&graph.vertices)
+            .map(|(edges, v)| {
+                if edges.is_empty() {
+                    return None;
+                }
+                let mut per_subtask: Vec<Vec<OutputWriter>> = (0..v.parallelism).map(|_| Vec::new()).collect();
+                for writers in edges {
+                    for (s, w) in writers.into_iter().enumerate() {
+                        if let Some(list) = per_subtask.get_mut(s) {
+                            list.push(w);
+                        }
+                    }
+                }
+                Some(per_subtask.into_iter().map(OutputWriter::fan_out).collect())
+            })
+            .collect();
 
         let mut tasks = JoinSet::new();
         let handle = self.runtime.handle();

@@ -39,6 +39,8 @@
 mod stats;
 mod time_bounds;
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, RecordBatch, RecordBatchOptions};
@@ -84,7 +86,49 @@ use crate::plan::{ExchangeExec, ExecutionPlan, Partitioning};
 /// expressions that fail to compile.
 pub fn create_physical_plan(plan: &LogicalPlan, config: &SessionConfig) -> Result<Arc<dyn ExecutionPlan>> {
     let streaming = config.is_streaming(plan)?;
-    Planner { config, streaming }.plan(plan)
+    let shared = if streaming {
+        HashMap::new()
+    } else {
+        repeated_subplans(plan)
+    };
+    Planner {
+        config,
+        streaming,
+        shared: RefCell::new(shared),
+    }
+    .plan(plan)
+}
+
+/// The largest estimated output of a subplan planned once for all its occurrences (its output
+/// is buffered for the consumers, see [`repeated_subplans`]).
+pub const MAX_SHARED_BYTES: u64 = 64 * 1024 * 1024;
+
+/// The aggregates and joins that occur more than once in `plan` (a `WITH` query referenced
+/// twice: TPC-H Q15's `revenue0`, whose aggregate over three months of `lineitem` is both
+/// joined and maximized), each mapped to no plan yet. The planner plans each once and
+/// references the same node from every occurrence, so the subplan runs once; the job graph
+/// gives it a vertex of its own that feeds every consumer. Only batch plans are shared, and
+/// only subplans estimated at most [`MAX_SHARED_BYTES`], since their output is buffered for
+/// consumers that read it at different times.
+fn repeated_subplans(plan: &LogicalPlan) -> HashMap<LogicalPlan, Option<Arc<dyn ExecutionPlan>>> {
+    fn walk<'p>(p: &'p LogicalPlan, seen: &mut HashMap<&'p LogicalPlan, usize>) {
+        if matches!(p, LogicalPlan::Aggregate { .. } | LogicalPlan::Join { .. }) {
+            let n = seen.entry(p).or_insert(0);
+            *n += 1;
+            if *n > 1 {
+                return;
+            }
+        }
+        for i in p.inputs() {
+            walk(i, seen);
+        }
+    }
+    let mut seen = HashMap::new();
+    walk(plan, &mut seen);
+    seen.into_iter()
+        .filter(|(p, n)| *n > 1 && stats::estimate_size(p).is_some_and(|s| s.bytes <= MAX_SHARED_BYTES))
+        .map(|(p, _)| (p.clone(), None))
+        .collect()
 }
 
 struct Planner<'a> {
@@ -92,6 +136,8 @@ struct Planner<'a> {
     /// Streaming mode: windows fire on watermarks, joins are symmetric, blocking operators
     /// are refused on unbounded input.
     streaming: bool,
+    /// Subplans that occur more than once, and their plan once planned.
+    shared: RefCell<HashMap<LogicalPlan, Option<Arc<dyn ExecutionPlan>>>>,
 }
 
 /// Whether `e` (possibly aliased) is a plain reference to a column of `schema` whose flag in
@@ -298,6 +344,19 @@ impl Planner<'_> {
     }
 
     fn plan(&self, plan: &LogicalPlan) -> Result<Arc<dyn ExecutionPlan>> {
+        let repeated = match self.shared.borrow().get(plan) {
+            Some(Some(planned)) => return Ok(Arc::clone(planned)),
+            Some(None) => true,
+            None => false,
+        };
+        let node = self.plan_checked(plan)?;
+        if repeated {
+            self.shared.borrow_mut().insert(plan.clone(), Some(Arc::clone(&node)));
+        }
+        Ok(node)
+    }
+
+    fn plan_checked(&self, plan: &LogicalPlan) -> Result<Arc<dyn ExecutionPlan>> {
         let node = self.plan_node(plan)?;
         // An updating (changelog) input may only be projected, filtered, exchanged or
         // written; anything else would treat retractions as rows.

@@ -1,6 +1,10 @@
 //! The job graph: the physical plan cut at its exchanges into vertices. A vertex is a chain of
 //! operators of equal parallelism that run in one task per subtask (operator chaining); edges
 //! carry a [`Partitioning`] that says how upstream subtasks feed downstream ones.
+//!
+//! The plan may be a DAG: a node that several parents reference (a subplan the planner shares,
+//! such as a `WITH` query used twice) ends a vertex of its own, which is built once and feeds
+//! each parent through its own edge.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -75,10 +79,28 @@ impl JobGraph {
     /// A chain whose nodes disagree on parallelism, or a Forward edge between vertices of
     /// different parallelism (planner bugs).
     pub fn try_new(plan: &Arc<dyn ExecutionPlan>) -> Result<JobGraph> {
-        let ids = node_ids(plan);
-        let mut vertices = Vec::new();
-        let root = build(plan, &ids, &mut vertices)?;
-        Ok(JobGraph { vertices, root })
+        let mut builder = Builder {
+            ids: node_ids(plan),
+            shared: shared_nodes(plan),
+            built: HashMap::new(),
+            vertices: Vec::new(),
+        };
+        let root = builder.build(plan)?;
+        Ok(JobGraph {
+            vertices: builder.vertices,
+            root,
+        })
+    }
+
+    /// How many edges leave each vertex (more than one for a shared vertex).
+    pub fn consumers(&self) -> Vec<usize> {
+        let mut n = vec![0; self.vertices.len()];
+        for v in &self.vertices {
+            for e in &v.inputs {
+                n[e.from] += 1;
+            }
+        }
+        n
     }
 
     /// One line per vertex: `v2 [parallelism=2] HashAggregateExec <- v1 hash(..)`.
@@ -104,7 +126,48 @@ fn is_exchange(p: &Arc<dyn ExecutionPlan>) -> bool {
     p.as_any().downcast_ref::<ExchangeExec>().is_some()
 }
 
-fn build(top: &Arc<dyn ExecutionPlan>, ids: &HashMap<usize, usize>, vertices: &mut Vec<JobVertex>) -> Result<usize> {
+/// The nodes (by [`node_key`]) that more than one parent references.
+fn shared_nodes(plan: &Arc<dyn ExecutionPlan>) -> std::collections::HashSet<usize> {
+    fn walk(p: &Arc<dyn ExecutionPlan>, parents: &mut HashMap<usize, usize>) {
+        for c in p.children() {
+            let n = parents.entry(node_key(&c)).or_insert(0);
+            *n += 1;
+            // A shared node's subtree is walked once.
+            if *n == 1 {
+                walk(&c, parents);
+            }
+        }
+    }
+    let mut parents = HashMap::new();
+    walk(plan, &mut parents);
+    parents.into_iter().filter(|&(_, n)| n > 1).map(|(k, _)| k).collect()
+}
+
+/// Cuts a plan into vertices, each node once.
+struct Builder {
+    ids: HashMap<usize, usize>,
+    /// Nodes with several parents: each ends a vertex.
+    shared: std::collections::HashSet<usize>,
+    /// The vertex of each shared node built so far.
+    built: HashMap<usize, usize>,
+    vertices: Vec<JobVertex>,
+}
+
+impl Builder {
+    /// The vertex whose chain ends at `top`, built once for a shared node.
+    fn build(&mut self, top: &Arc<dyn ExecutionPlan>) -> Result<usize> {
+        if let Some(&v) = self.built.get(&node_key(top)) {
+            return Ok(v);
+        }
+        let v = build(top, self)?;
+        if self.shared.contains(&node_key(top)) {
+            self.built.insert(node_key(top), v);
+        }
+        Ok(v)
+    }
+}
+
+fn build(top: &Arc<dyn ExecutionPlan>, builder: &mut Builder) -> Result<usize> {
     if is_exchange(top) {
         return Err(exec_internal!("an exchange cannot start a vertex"));
     }
@@ -113,7 +176,7 @@ fn build(top: &Arc<dyn ExecutionPlan>, ids: &HashMap<usize, usize>, vertices: &m
     let mut chain = vec![Arc::clone(top)];
     while let Some(current) = chain.last() {
         let children = current.children();
-        if children.len() == 1 && !is_exchange(&children[0]) {
+        if children.len() == 1 && !is_exchange(&children[0]) && !builder.shared.contains(&node_key(&children[0])) {
             let child = Arc::clone(&children[0]);
             if child.parallelism() != parallelism {
                 return Err(exec_internal!(
@@ -141,7 +204,7 @@ fn build(top: &Arc<dyn ExecutionPlan>, ids: &HashMap<usize, usize>, vertices: &m
                         head.name()
                     ));
                 }
-                let from = build(x.input(), ids, vertices)?;
+                let from = builder.build(x.input())?;
                 JobEdge {
                     from,
                     partitioning: x.partitioning().clone(),
@@ -156,7 +219,7 @@ fn build(top: &Arc<dyn ExecutionPlan>, ids: &HashMap<usize, usize>, vertices: &m
                         head.name()
                     ));
                 }
-                let from = build(&child, ids, vertices)?;
+                let from = builder.build(&child)?;
                 JobEdge {
                     from,
                     partitioning: Partitioning::Forward,
@@ -166,7 +229,7 @@ fn build(top: &Arc<dyn ExecutionPlan>, ids: &HashMap<usize, usize>, vertices: &m
         inputs.push(edge);
     }
     if let Some(e) = inputs.iter().find(|e| matches!(e.partitioning, Partitioning::Forward)) {
-        let up = vertices[e.from].parallelism;
+        let up = builder.vertices[e.from].parallelism;
         if up != parallelism {
             return Err(exec_internal!("forward edge from parallelism {up} to {parallelism}"));
         }
@@ -174,13 +237,15 @@ fn build(top: &Arc<dyn ExecutionPlan>, ids: &HashMap<usize, usize>, vertices: &m
     let node_ids = chain
         .iter()
         .map(|n| {
-            ids.get(&node_key(n))
+            builder
+                .ids
+                .get(&node_key(n))
                 .copied()
                 .ok_or_else(|| exec_internal!("unknown plan node {}", n.name()))
         })
         .collect::<Result<Vec<_>>>()?;
-    let id = vertices.len();
-    vertices.push(JobVertex {
+    let id = builder.vertices.len();
+    builder.vertices.push(JobVertex {
         id,
         parallelism,
         chain,
@@ -188,4 +253,71 @@ fn build(top: &Arc<dyn ExecutionPlan>, ids: &HashMap<usize, usize>, vertices: &m
         inputs,
     });
     Ok(id)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::operators::filter::FilterExec;
+    use crate::operators::hash_join::{HashJoinExec, PartitionMode};
+    use crate::operators::testkit::{col, schema, TestSourceExec};
+    use crate::physical_expr::LiteralExpr;
+    use arrow::datatypes::DataType;
+    use rill_core::{JoinType, ScalarValue};
+
+    /// A node referenced by two parents (here a join's two inputs) ends a vertex of its own,
+    /// built once, with one edge to each consumer.
+    #[test]
+    fn a_shared_node_is_one_vertex_feeding_each_consumer() {
+        let s = schema(&[("k", DataType::Int64)]);
+        let source = TestSourceExec::plan(Arc::clone(&s), 2);
+        let keep_all = Arc::new(LiteralExpr::new(ScalarValue::Boolean(Some(true))));
+        let shared: Arc<dyn ExecutionPlan> = Arc::new(FilterExec::try_new(keep_all, source).unwrap());
+        let build = Arc::new(ExchangeExec::new(Arc::clone(&shared), Partitioning::Broadcast, 2));
+        let join: Arc<dyn ExecutionPlan> = Arc::new(
+            HashJoinExec::try_new(
+                build,
+                Arc::clone(&shared),
+                vec![(col(&s, 0), col(&s, 0))],
+                None,
+                JoinType::Inner,
+                PartitionMode::CollectLeft,
+            )
+            .unwrap(),
+        );
+        let graph = JobGraph::try_new(&join).unwrap();
+        let described = graph.describe();
+        // The source and filter once, the join fed by them twice.
+        assert_eq!(graph.vertices.len(), 2, "{described}");
+        assert_eq!(graph.vertices[0].name(), "TestSourceExec -> FilterExec", "{described}");
+        let root = &graph.vertices[graph.root];
+        assert_eq!(root.name(), "HashJoinExec", "{described}");
+        let froms: Vec<usize> = root.inputs.iter().map(|e| e.from).collect();
+        assert_eq!(froms, vec![0, 0], "{described}");
+        assert_eq!(graph.consumers(), vec![2, 0]);
+        // Two equal but distinct nodes are two vertices.
+        let copy: Arc<dyn ExecutionPlan> = Arc::new(
+            FilterExec::try_new(
+                Arc::new(LiteralExpr::new(ScalarValue::Boolean(Some(true)))),
+                TestSourceExec::plan(Arc::clone(&s), 2),
+            )
+            .unwrap(),
+        );
+        let join: Arc<dyn ExecutionPlan> = Arc::new(
+            HashJoinExec::try_new(
+                Arc::new(ExchangeExec::new(shared, Partitioning::Broadcast, 2)),
+                copy,
+                vec![(col(&s, 0), col(&s, 0))],
+                None,
+                JoinType::Inner,
+                PartitionMode::CollectLeft,
+            )
+            .unwrap(),
+        );
+        let graph = JobGraph::try_new(&join).unwrap();
+        assert_eq!(graph.vertices.len(), 3, "{}", graph.describe());
+        assert_eq!(graph.consumers(), vec![1, 1, 0]);
+    }
 }

@@ -28,18 +28,19 @@ pub struct InputChannel {
     pub rx: mpsc::Receiver<StreamElement>,
 }
 
-/// Where a subtask's output goes: one sender per downstream subtask and the routing.
+/// Where a subtask's output goes: for each consuming edge, one sender per downstream subtask
+/// and the routing (several edges for a vertex the plan shares between consumers).
 pub struct OutputWriter {
+    routes: Vec<Route>,
+}
+
+/// One consuming edge of a subtask's output.
+struct Route {
     partitioner: Partitioner,
     senders: Vec<mpsc::Sender<StreamElement>>,
 }
 
-impl OutputWriter {
-    /// A writer over `senders` (one per downstream subtask, in subtask order).
-    pub fn new(partitioner: Partitioner, senders: Vec<mpsc::Sender<StreamElement>>) -> Self {
-        OutputWriter { partitioner, senders }
-    }
-
+impl Route {
     async fn send_to(&self, target: usize, e: StreamElement) -> Result<()> {
         let sender = self
             .senders
@@ -48,26 +49,54 @@ impl OutputWriter {
         sender.send(e).await.map_err(|_| ExecError::Cancelled)
     }
 
+    /// Routes a batch and broadcasts control elements.
+    async fn send(&mut self, e: StreamElement) -> Result<()> {
+        match e {
+            StreamElement::Batch(b) => match self.partitioner.route(b)? {
+                Routed::Parts(parts) => {
+                    for (target, part) in parts {
+                        self.send_to(target, StreamElement::Batch(part)).await?;
+                    }
+                }
+                Routed::All(b) => {
+                    for target in 0..self.senders.len() {
+                        self.send_to(target, StreamElement::Batch(b.clone())).await?;
+                    }
+                }
+            },
+            other => {
+                for target in 0..self.senders.len() {
+                    self.send_to(target, other.clone()).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl OutputWriter {
+    /// A writer over `senders` (one per downstream subtask, in subtask order).
+    pub fn new(partitioner: Partitioner, senders: Vec<mpsc::Sender<StreamElement>>) -> Self {
+        OutputWriter {
+            routes: vec![Route { partitioner, senders }],
+        }
+    }
+
+    /// One writer that sends everything to each of `writers`' destinations.
+    pub fn fan_out(writers: Vec<OutputWriter>) -> Self {
+        OutputWriter {
+            routes: writers.into_iter().flat_map(|w| w.routes).collect(),
+        }
+    }
+
     /// Sends elements downstream, routing batches and broadcasting control elements.
     pub async fn send(&mut self, elements: Vec<StreamElement>) -> Result<()> {
         for e in elements {
-            match e {
-                StreamElement::Batch(b) => match self.partitioner.route(b)? {
-                    Routed::Parts(parts) => {
-                        for (target, part) in parts {
-                            self.send_to(target, StreamElement::Batch(part)).await?;
-                        }
-                    }
-                    Routed::All(b) => {
-                        for target in 0..self.senders.len() {
-                            self.send_to(target, StreamElement::Batch(b.clone())).await?;
-                        }
-                    }
-                },
-                other => {
-                    for target in 0..self.senders.len() {
-                        self.send_to(target, other.clone()).await?;
-                    }
+            if let [route] = self.routes.as_mut_slice() {
+                route.send(e).await?;
+            } else {
+                for route in &mut self.routes {
+                    route.send(e.clone()).await?;
                 }
             }
         }

@@ -11,6 +11,7 @@ mod datastream_api;
 mod nexmark;
 mod parquet_scan;
 mod runtime;
+mod shared_subplans;
 mod sinks;
 mod slt;
 mod streaming;
