@@ -86,11 +86,7 @@ use crate::plan::{ExchangeExec, ExecutionPlan, Partitioning};
 /// expressions that fail to compile.
 pub fn create_physical_plan(plan: &LogicalPlan, config: &SessionConfig) -> Result<Arc<dyn ExecutionPlan>> {
     let streaming = config.is_streaming(plan)?;
-    let shared = if streaming {
-        HashMap::new()
-    } else {
-        repeated_subplans(plan)
-    };
+    let shared = if streaming { Vec::new() } else { repeated_subplans(plan) };
     Planner {
         config,
         streaming,
@@ -99,23 +95,40 @@ pub fn create_physical_plan(plan: &LogicalPlan, config: &SessionConfig) -> Resul
     .plan(plan)
 }
 
+/// A subplan that occurs more than once, and its physical plan once planned.
+type SharedSubplan = (LogicalPlan, Option<Arc<dyn ExecutionPlan>>);
+
 /// The largest estimated output of a subplan planned once for all its occurrences (its output
 /// is buffered for the consumers, see [`repeated_subplans`]).
 pub const MAX_SHARED_BYTES: u64 = 64 * 1024 * 1024;
 
 /// The aggregates and joins that occur more than once in `plan` (a `WITH` query referenced
 /// twice: TPC-H Q15's `revenue0`, whose aggregate over three months of `lineitem` is both
-/// joined and maximized), each mapped to no plan yet. The planner plans each once and
+/// joined and maximized), each with no plan yet. The planner plans each once and
 /// references the same node from every occurrence, so the subplan runs once; the job graph
 /// gives it a vertex of its own that feeds every consumer. Only batch plans are shared, and
 /// only subplans estimated at most [`MAX_SHARED_BYTES`], since their output is buffered for
 /// consumers that read it at different times.
-fn repeated_subplans(plan: &LogicalPlan) -> HashMap<LogicalPlan, Option<Arc<dyn ExecutionPlan>>> {
-    fn walk<'p>(p: &'p LogicalPlan, seen: &mut HashMap<&'p LogicalPlan, usize>) {
+fn repeated_subplans(plan: &LogicalPlan) -> Vec<SharedSubplan> {
+    use std::hash::{Hash, Hasher};
+    /// Each candidate subplan with its count, grouped by hash.
+    type Seen<'p> = HashMap<u64, Vec<(&'p LogicalPlan, usize)>>;
+    fn walk<'p>(p: &'p LogicalPlan, seen: &mut Seen<'p>) {
         if matches!(p, LogicalPlan::Aggregate { .. } | LogicalPlan::Join { .. }) {
-            let n = seen.entry(p).or_insert(0);
-            *n += 1;
-            if *n > 1 {
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            p.hash(&mut h);
+            let same_hash = seen.entry(h.finish()).or_default();
+            let n = match same_hash.iter_mut().find(|(q, _)| *q == p) {
+                Some((_, n)) => {
+                    *n += 1;
+                    *n
+                }
+                None => {
+                    same_hash.push((p, 1));
+                    1
+                }
+            };
+            if n > 1 {
                 return;
             }
         }
@@ -125,7 +138,8 @@ fn repeated_subplans(plan: &LogicalPlan) -> HashMap<LogicalPlan, Option<Arc<dyn 
     }
     let mut seen = HashMap::new();
     walk(plan, &mut seen);
-    seen.into_iter()
+    seen.into_values()
+        .flatten()
         .filter(|(p, n)| *n > 1 && stats::estimate_size(p).is_some_and(|s| s.bytes <= MAX_SHARED_BYTES))
         .map(|(p, _)| (p.clone(), None))
         .collect()
@@ -136,8 +150,8 @@ struct Planner<'a> {
     /// Streaming mode: windows fire on watermarks, joins are symmetric, blocking operators
     /// are refused on unbounded input.
     streaming: bool,
-    /// Subplans that occur more than once, and their plan once planned.
-    shared: RefCell<HashMap<LogicalPlan, Option<Arc<dyn ExecutionPlan>>>>,
+    /// Subplans that occur more than once, and their plan once planned (a few at most).
+    shared: RefCell<Vec<SharedSubplan>>,
 }
 
 /// Whether `e` (possibly aliased) is a plain reference to a column of `schema` whose flag in
@@ -344,14 +358,19 @@ impl Planner<'_> {
     }
 
     fn plan(&self, plan: &LogicalPlan) -> Result<Arc<dyn ExecutionPlan>> {
-        let repeated = match self.shared.borrow().get(plan) {
-            Some(Some(planned)) => return Ok(Arc::clone(planned)),
-            Some(None) => true,
-            None => false,
+        let repeated = {
+            let shared = self.shared.borrow();
+            match shared.iter().position(|(p, _)| p == plan) {
+                Some(i) => match &shared[i].1 {
+                    Some(planned) => return Ok(Arc::clone(planned)),
+                    None => Some(i),
+                },
+                None => None,
+            }
         };
         let node = self.plan_checked(plan)?;
-        if repeated {
-            self.shared.borrow_mut().insert(plan.clone(), Some(Arc::clone(&node)));
+        if let Some(i) = repeated {
+            self.shared.borrow_mut()[i].1 = Some(Arc::clone(&node));
         }
         Ok(node)
     }
