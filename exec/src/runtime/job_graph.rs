@@ -267,27 +267,34 @@ mod tests {
     use arrow::datatypes::DataType;
     use rill_core::{JoinType, ScalarValue};
 
-    /// A node referenced by two parents (here a join's two inputs) ends a vertex of its own,
-    /// built once, with one edge to each consumer.
-    #[test]
-    fn a_shared_node_is_one_vertex_feeding_each_consumer() {
-        let s = schema(&[("k", DataType::Int64)]);
-        let source = TestSourceExec::plan(Arc::clone(&s), 2);
-        let keep_all = Arc::new(LiteralExpr::new(ScalarValue::Boolean(Some(true))));
-        let shared: Arc<dyn ExecutionPlan> = Arc::new(FilterExec::try_new(keep_all, source).unwrap());
-        let build = Arc::new(ExchangeExec::new(Arc::clone(&shared), Partitioning::Broadcast, 2));
-        let join: Arc<dyn ExecutionPlan> = Arc::new(
+    fn keep_all(input: Arc<dyn ExecutionPlan>) -> Arc<dyn ExecutionPlan> {
+        let t = Arc::new(LiteralExpr::new(ScalarValue::Boolean(Some(true))));
+        Arc::new(FilterExec::try_new(t, input).unwrap())
+    }
+
+    /// `build` broadcast into a join with `probe`, on their first columns.
+    fn join(build: Arc<dyn ExecutionPlan>, probe: Arc<dyn ExecutionPlan>) -> Arc<dyn ExecutionPlan> {
+        let s = build.schema();
+        Arc::new(
             HashJoinExec::try_new(
-                build,
-                Arc::clone(&shared),
+                Arc::new(ExchangeExec::new(build, Partitioning::Broadcast, 2)),
+                probe,
                 vec![(col(&s, 0), col(&s, 0))],
                 None,
                 JoinType::Inner,
                 PartitionMode::CollectLeft,
             )
             .unwrap(),
-        );
-        let graph = JobGraph::try_new(&join).unwrap();
+        )
+    }
+
+    /// A node referenced by two parents (here a join's two inputs) ends a vertex of its own,
+    /// built once, with one edge to each consumer.
+    #[test]
+    fn a_shared_node_is_one_vertex_feeding_each_consumer() {
+        let s = schema(&[("k", DataType::Int64)]);
+        let shared = keep_all(TestSourceExec::plan(Arc::clone(&s), 2));
+        let graph = JobGraph::try_new(&join(Arc::clone(&shared), Arc::clone(&shared))).unwrap();
         let described = graph.describe();
         // The source and filter once, the join fed by them twice.
         assert_eq!(graph.vertices.len(), 2, "{described}");
@@ -298,25 +305,8 @@ mod tests {
         assert_eq!(froms, vec![0, 0], "{described}");
         assert_eq!(graph.consumers(), vec![2, 0]);
         // Two equal but distinct nodes are two vertices.
-        let copy: Arc<dyn ExecutionPlan> = Arc::new(
-            FilterExec::try_new(
-                Arc::new(LiteralExpr::new(ScalarValue::Boolean(Some(true)))),
-                TestSourceExec::plan(Arc::clone(&s), 2),
-            )
-            .unwrap(),
-        );
-        let join: Arc<dyn ExecutionPlan> = Arc::new(
-            HashJoinExec::try_new(
-                Arc::new(ExchangeExec::new(shared, Partitioning::Broadcast, 2)),
-                copy,
-                vec![(col(&s, 0), col(&s, 0))],
-                None,
-                JoinType::Inner,
-                PartitionMode::CollectLeft,
-            )
-            .unwrap(),
-        );
-        let graph = JobGraph::try_new(&join).unwrap();
+        let copy = keep_all(TestSourceExec::plan(Arc::clone(&s), 2));
+        let graph = JobGraph::try_new(&join(shared, copy)).unwrap();
         assert_eq!(graph.vertices.len(), 3, "{}", graph.describe());
         assert_eq!(graph.consumers(), vec![1, 1, 0]);
     }

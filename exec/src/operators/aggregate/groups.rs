@@ -1191,6 +1191,7 @@ impl GroupValues for RowGroups {
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
+    use crate::operators::aggregate::tests::Rng;
 
     use super::*;
     use arrow::array::{Int32Array, LargeStringArray, StringArray, UInt16Array};
@@ -1258,27 +1259,6 @@ mod tests {
         // Wider keys go through rows, with the same results.
         let mut rows = RowGroups::try_new(&types).unwrap();
         check(&mut rows, &batches);
-    }
-
-    /// A xorshift64* generator for test data.
-    struct Rng(u64);
-
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-        }
-
-        fn below(&mut self, n: u64) -> u64 {
-            self.next() % n
-        }
-
-        /// Whether the next value is non-NULL: about one in `null_one_in` is NULL (none if 0).
-        fn valid(&mut self, null_one_in: u64) -> bool {
-            null_one_in == 0 || self.below(null_one_in) != 0
-        }
     }
 
     /// `n` random integers of `T` (small ones, and now and then its `min` or `max`).

@@ -893,19 +893,25 @@ fn metric(ctx: &OperatorContext, name: &str) -> u64 {
     ctx.metrics.extra.iter().find(|(n, _)| n == name).map_or(0, |(_, v)| *v)
 }
 
-/// A deterministic pseudo-random sequence (xorshift64*).
-struct Rng(u64);
+/// A deterministic pseudo-random sequence (xorshift64*), for test data here and in the group
+/// layouts' tests.
+pub(crate) struct Rng(pub(crate) u64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
         self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
     }
 
-    fn below(&mut self, n: u64) -> u64 {
+    pub(crate) fn below(&mut self, n: u64) -> u64 {
         self.next() % n
+    }
+
+    /// Whether the next value is non-NULL: about one in `null_one_in` is NULL (none if 0).
+    pub(crate) fn valid(&mut self, null_one_in: u64) -> bool {
+        null_one_in == 0 || self.below(null_one_in) != 0
     }
 }
 
