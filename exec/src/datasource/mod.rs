@@ -60,38 +60,6 @@ pub fn open_files(format: FileFormat, location: &str, options: &ReadOptions) -> 
     })
 }
 
-/// [`create_scan`] for a scan whose consumer filters the rows with `filters` and then needs only
-/// the `needed` columns (table indices): a Parquet scan then evaluates the filters while
-/// reading when that saves decoding the columns only the filters read (see
-/// [`parquet::late_materialization_pays_for`]).
-///
-/// # Errors
-/// As [`create_scan`].
-pub fn create_filtered_scan(
-    source: &Arc<dyn TableSource>,
-    projection: Option<&[usize]>,
-    filters: &[rill_core::Expr],
-    fetch: Option<usize>,
-    parallelism: usize,
-    batch_size: usize,
-    needed: &[usize],
-) -> Result<Arc<dyn ExecutionPlan>> {
-    if let Some(t) = source.as_any().downcast_ref::<ParquetTable>() {
-        if parquet::late_materialization_pays_for(t, filters, needed) {
-            return Ok(Arc::new(ParquetScanExec::try_new_with(
-                t.clone(),
-                projection,
-                filters,
-                fetch,
-                parallelism,
-                batch_size,
-                LateMaterialization::Always,
-            )?));
-        }
-    }
-    create_scan(source, projection, filters, fetch, parallelism, batch_size)
-}
-
 /// Builds the scan node of `source`: reads the `projection` columns (all if `None`), uses
 /// `filters` (over the table's columns) to skip data where the format can, reads at most
 /// `fetch` rows per subtask when there are no filters, with up to `parallelism` subtasks.

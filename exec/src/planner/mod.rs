@@ -50,9 +50,7 @@ use rill_core::plan::{LogicalPlan, SinkSpec, WindowSpec};
 use rill_core::{JoinType, PlanSchema, SessionConfig};
 
 use crate::datasource::parquet::{filters_exactly, late_materialization_pays_for};
-use crate::datasource::{
-    create_filtered_scan, create_scan, LateMaterialization, MemoryExec, ParquetScanExec, ParquetTable,
-};
+use crate::datasource::{create_scan, LateMaterialization, MemoryExec, ParquetScanExec, ParquetTable};
 use crate::error::{ExecError, Result};
 use crate::exec_internal;
 use crate::expressions::create_physical_expr;
@@ -278,12 +276,12 @@ fn exchange(input: Arc<dyn ExecutionPlan>, partitioning: Partitioning, paralleli
 
 impl Planner<'_> {
     /// A filter over a table scan, under a projection that reads the columns `exprs` read.
-    /// The scan is told which of its columns are needed after the filter, so it can evaluate
-    /// the filter while reading and skip decoding the rest for the rows it drops (see
-    /// [`create_filtered_scan`]). When the reader evaluates every conjunct exactly, the filter
-    /// node is left out and the scan outputs only the needed columns: those only the filter
-    /// reads are never decoded beyond it. Returns the plan and the schema `exprs` are to be
-    /// compiled against, or `None` when `input` is not a filter over a scan.
+    /// For a Parquet table, the scan is told which of its columns are needed after the filter
+    /// ([`late_materialization_pays_for`]), so it can evaluate the filter while reading and skip
+    /// decoding the rest for the rows it drops. When the reader evaluates every conjunct
+    /// exactly, the filter node is left out and the scan outputs only the needed columns: those
+    /// only the filter reads are never decoded beyond it. Returns the plan and the schema
+    /// `exprs` are to be compiled against, or `None` when `input` is not a filter over a scan.
     fn plan_filtered_scan(&self, input: &LogicalPlan, exprs: &[Expr]) -> Result<Option<PlannedInput>> {
         let LogicalPlan::Filter {
             input: scan_plan,
@@ -304,48 +302,59 @@ impl Planner<'_> {
             }
         }
         let needed: Vec<usize> = read.iter().map(|&i| table_index(i)).collect();
-        if let Some(table) = scan.source.as_any().downcast_ref::<ParquetTable>() {
-            let conjuncts: Vec<Expr> = rill_core::expr::split_conjunction(predicate)
-                .into_iter()
-                .cloned()
-                .collect();
-            let mut filters = scan.filters.clone();
-            filters.extend(conjuncts.iter().filter(|c| !scan.filters.contains(c)).cloned());
-            if !needed.is_empty()
-                && late_materialization_pays_for(table, &filters, &needed)
-                && filters_exactly(table, &conjuncts)
-            {
-                let child = ParquetScanExec::try_new_with(
-                    table.clone(),
-                    Some(&needed),
-                    &filters,
-                    scan.fetch,
-                    self.partitions(),
-                    self.config.batch_size,
-                    LateMaterialization::Always,
-                )?;
-                let schema = PlanSchema::new(
-                    read.iter()
-                        .map(|&i| {
-                            (
-                                scan_schema.qualifier(i).map(str::to_string),
-                                Arc::clone(&scan_schema.fields()[i]),
-                            )
-                        })
-                        .collect(),
-                );
-                return Ok(Some((Arc::new(child), Arc::new(schema))));
+        let parquet_scan = |table: &ParquetTable, projection: Option<&[usize]>, filters: &[Expr], late| {
+            ParquetScanExec::try_new_with(
+                table.clone(),
+                projection,
+                filters,
+                scan.fetch,
+                self.partitions(),
+                self.config.batch_size,
+                late,
+            )
+        };
+        let child: Arc<dyn ExecutionPlan> = match scan.source.as_any().downcast_ref::<ParquetTable>() {
+            Some(table) => {
+                let conjuncts: Vec<Expr> = rill_core::expr::split_conjunction(predicate)
+                    .into_iter()
+                    .cloned()
+                    .collect();
+                let mut filters = scan.filters.clone();
+                filters.extend(conjuncts.iter().filter(|c| !scan.filters.contains(c)).cloned());
+                if !needed.is_empty()
+                    && filters_exactly(table, &conjuncts)
+                    && late_materialization_pays_for(table, &filters, &needed)
+                {
+                    let child = parquet_scan(table, Some(&needed), &filters, LateMaterialization::Always)?;
+                    let schema = PlanSchema::new(
+                        read.iter()
+                            .map(|&i| {
+                                (
+                                    scan_schema.qualifier(i).map(str::to_string),
+                                    Arc::clone(&scan_schema.fields()[i]),
+                                )
+                            })
+                            .collect(),
+                    );
+                    return Ok(Some((Arc::new(child), Arc::new(schema))));
+                }
+                // The filter node stays; the reader may still evaluate the pushed filters.
+                let late = if late_materialization_pays_for(table, &scan.filters, &needed) {
+                    LateMaterialization::Always
+                } else {
+                    LateMaterialization::Auto
+                };
+                Arc::new(parquet_scan(table, scan.projection.as_deref(), &scan.filters, late)?)
             }
-        }
-        let child = create_filtered_scan(
-            &scan.source,
-            scan.projection.as_deref(),
-            &scan.filters,
-            scan.fetch,
-            self.partitions(),
-            self.config.batch_size,
-            &needed,
-        )?;
+            None => create_scan(
+                &scan.source,
+                scan.projection.as_deref(),
+                &scan.filters,
+                scan.fetch,
+                self.partitions(),
+                self.config.batch_size,
+            )?,
+        };
         let predicate = create_physical_expr(predicate, scan_schema)?;
         Ok(Some((
             Arc::new(FilterExec::try_new(predicate, child)?),

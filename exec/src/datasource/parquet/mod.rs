@@ -264,6 +264,16 @@ fn ascending_disjoint_ranges(lo: &ArrayRef, hi: &ArrayRef) -> bool {
         && hi.iter().zip(lo.iter().skip(1)).all(|(h, next)| next >= h)
 }
 
+/// The Parquet leaf column of top-level column `column`, if it has exactly one (it is not
+/// nested).
+fn only_leaf(schema: &parquet::schema::types::SchemaDescriptor, column: usize) -> Option<usize> {
+    let mut leaves = (0..schema.num_columns()).filter(|&l| schema.get_column_root_idx(l) == column);
+    match (leaves.next(), leaves.next()) {
+        (Some(leaf), None) => Some(leaf),
+        _ => None,
+    }
+}
+
 /// The dictionary sizes of column `column` in a few row groups (the first, a middle and the
 /// last one). Where a chunk stores every data page dictionary-encoded, its dictionary holds
 /// exactly the chunk's distinct values. `None` when a sampled chunk is not fully
@@ -291,11 +301,7 @@ fn dictionary_sizes(files: &[ParquetFile], column: usize, max_bytes: i64) -> Opt
     for (f, rg) in sample {
         let file = &files[f];
         let md = file.metadata.metadata();
-        let parquet_schema = md.file_metadata().schema_descr();
-        let mut leaves = (0..parquet_schema.num_columns()).filter(|&l| parquet_schema.get_column_root_idx(l) == column);
-        let (Some(leaf), None) = (leaves.next(), leaves.next()) else {
-            return None;
-        };
+        let leaf = only_leaf(md.file_metadata().schema_descr(), column)?;
         let row_group = md.row_group(rg);
         let chunk = row_group.column(leaf);
         let dictionary_offset = chunk.dictionary_page_offset()?;
@@ -620,14 +626,11 @@ fn dictionary_reader_metadata(file: &ParquetFile, columns: &BTreeSet<usize>) -> 
     let schema = file.metadata.schema();
     let parquet_schema = md.file_metadata().schema_descr();
     let dictionary_encoded = |c: usize| {
-        let leaves: Vec<usize> = (0..parquet_schema.num_columns())
-            .filter(|&l| parquet_schema.get_column_root_idx(l) == c)
-            .collect();
-        leaves.len() == 1
-            && md
-                .row_groups()
+        only_leaf(parquet_schema, c).is_some_and(|l| {
+            md.row_groups()
                 .iter()
-                .all(|rg| leaves.iter().all(|&l| rg.column(l).dictionary_page_offset().is_some()))
+                .all(|rg| rg.column(l).dictionary_page_offset().is_some())
+        })
     };
     let fields: Vec<Arc<Field>> = schema
         .fields()
