@@ -93,7 +93,7 @@ impl ConjunctFilter {
         // The rows of `batch` still alive, when some were dropped but not yet filtered out.
         let mut pending: Option<BooleanBuffer> = None;
         let last = self.conjuncts.len().saturating_sub(1);
-        let mut result = Some(());
+        let mut emptied = false;
         for (i, c) in self.conjuncts.iter_mut().enumerate() {
             if i >= self.reorderable {
                 // A conjunct that can fail sees only rows every conjunct before it kept.
@@ -117,7 +117,7 @@ impl ConjunctFilter {
             c.rows_in += alive_before as u64;
             c.rows_out += alive as u64;
             if alive == 0 {
-                result = None;
+                emptied = true;
                 break;
             }
             if alive == rows {
@@ -131,7 +131,7 @@ impl ConjunctFilter {
             }
         }
         self.reorder();
-        Ok(result.map(|()| batch))
+        Ok((!emptied).then_some(batch))
     }
 
     fn reorder(&mut self) {

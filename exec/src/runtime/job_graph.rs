@@ -148,21 +148,19 @@ struct Builder {
     ids: HashMap<usize, usize>,
     /// Nodes with several parents: each ends a vertex.
     shared: std::collections::HashSet<usize>,
-    /// The vertex of each shared node built so far.
+    /// The vertex whose chain ends at each node built so far.
     built: HashMap<usize, usize>,
     vertices: Vec<JobVertex>,
 }
 
 impl Builder {
-    /// The vertex whose chain ends at `top`, built once for a shared node.
+    /// The vertex whose chain ends at `top`, built once (only a shared node is reached twice).
     fn build(&mut self, top: &Arc<dyn ExecutionPlan>) -> Result<usize> {
         if let Some(&v) = self.built.get(&node_key(top)) {
             return Ok(v);
         }
         let v = build(top, self)?;
-        if self.shared.contains(&node_key(top)) {
-            self.built.insert(node_key(top), v);
-        }
+        self.built.insert(node_key(top), v);
         Ok(v)
     }
 }

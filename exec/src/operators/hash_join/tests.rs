@@ -229,6 +229,21 @@ fn run(
     run_limited(join, left, right, batch_size, None).unwrap()
 }
 
+/// Subtask 0 of `join`, with a context of `batch_size` rows under a memory pool of `limit`
+/// bytes.
+fn instance(
+    join: &HashJoinExec,
+    batch_size: usize,
+    limit: Option<usize>,
+) -> (Box<dyn crate::operator::Operator>, OperatorContext) {
+    let Instance::Operator(op) = join.instantiate(0).unwrap() else {
+        panic!("expected an operator")
+    };
+    let mut ctx = OperatorContext::new("join", 0, 1, batch_size);
+    ctx.memory = MemoryPool::new(limit);
+    (op, ctx)
+}
+
 /// [`run`] under a memory pool of `limit` bytes.
 fn run_limited(
     join: &HashJoinExec,
@@ -237,12 +252,8 @@ fn run_limited(
     batch_size: usize,
     limit: Option<usize>,
 ) -> Result<(Vec<RecordBatch>, OperatorContext)> {
-    let Instance::Operator(mut op) = join.instantiate(0).unwrap() else {
-        panic!("expected an operator")
-    };
+    let (mut op, mut ctx) = instance(join, batch_size, limit);
     assert_eq!(op.input_order(), InputOrder::FirstComplete(0));
-    let mut ctx = OperatorContext::new("join", 0, 1, batch_size);
-    ctx.memory = MemoryPool::new(limit);
     let mut out = Output::new();
     let mut result = vec![];
     let collect = |out: &mut Output, result: &mut Vec<RecordBatch>| {
@@ -710,10 +721,7 @@ fn plan_node_facts_and_errors() {
 #[test]
 fn build_batch_after_build_end_is_an_error() {
     let join = make_join(Keys::Int, Filter::None, JoinType::Inner);
-    let Instance::Operator(mut op) = join.instantiate(0).unwrap() else {
-        panic!()
-    };
-    let mut ctx = OperatorContext::new("join", 0, 1, 8);
+    let (mut op, mut ctx) = instance(&join, 8, None);
     let mut out = Output::new();
     op.on_input_end(0, &mut ctx, &mut out).unwrap();
     assert!(op
@@ -1031,11 +1039,7 @@ fn keyless_and_streaming_builds_fail_clearly_instead_of_spilling() {
 fn spill_files_are_removed_when_a_cancelled_join_is_dropped() {
     let dir = tempfile::tempdir().unwrap();
     let join = make_join(Keys::Str, Filter::None, JoinType::Full).with_spill_dir(dir.path());
-    let Instance::Operator(mut op) = join.instantiate(0).unwrap() else {
-        panic!()
-    };
-    let mut ctx = OperatorContext::new("join", 0, 1, 64);
-    ctx.memory = MemoryPool::new(Some(8 * 1024));
+    let (mut op, mut ctx) = instance(&join, 64, Some(8 * 1024));
     let mut out = Output::new();
     for b in batches(&left_schema(), &spread_rows(1000, 100, 4), 100) {
         op.process_batch(0, b, &mut ctx, &mut out).unwrap();
@@ -1057,11 +1061,7 @@ fn watermarks_are_held_back_while_spilled() {
     use rill_core::time::Watermark;
     let dir = tempfile::tempdir().unwrap();
     let join = make_join(Keys::Int, Filter::None, JoinType::Inner).with_spill_dir(dir.path());
-    let Instance::Operator(mut op) = join.instantiate(0).unwrap() else {
-        panic!()
-    };
-    let mut ctx = OperatorContext::new("join", 0, 1, 64);
-    ctx.memory = MemoryPool::new(Some(4 * 1024));
+    let (mut op, mut ctx) = instance(&join, 64, Some(4 * 1024));
     let mut out = Output::new();
     let rows = spread_rows(600, 50, 6);
     for b in batches(&left_schema(), &rows, 100) {
